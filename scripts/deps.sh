@@ -1,0 +1,19 @@
+#!/bin/bash
+# Install the Debian (bookworm) packages that building, testing and the demo need.
+set -euo pipefail
+pkgs=(gcc meson ninja-build pkg-config libjson-c-dev
+      qemu-system-x86 busybox-static cpio kexec-tools
+      flex bison bc libelf-dev libssl-dev xz-utils make)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "deps.sh: installing ${missing[*]}" >&2
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps.sh: need root to install packages" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >&2
+apt-get install -y -q --no-install-recommends "${missing[@]}" >&2

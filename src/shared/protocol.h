@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The luod wire protocol, shared by luod, luoctl and the client library:
+ * framing of newline-delimited JSON over a Unix stream socket, fds passed
+ * with SCM_RIGHTS, the limits, and message helpers. docs/protocol.md is the
+ * normative description; keep both in step.
+ */
+#ifndef LUO_PROTOCOL_H
+#define LUO_PROTOCOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#define LUO_PROTO_VERSION 1
+/* A message, its newline included, is at most this long. */
+#define LUO_PROTO_MAX_LINE 65536
+/* At most this many fds travel with one message. */
+#define LUO_PROTO_MAX_FDS 8
+/* A client id: 1..LUO_ID_MAX bytes of [A-Za-z0-9._-]. */
+#define LUO_ID_MAX 48
+/* A peer that lets this much output pile up unread is dropped. */
+#define LUO_PROTO_MAX_OUTPUT (4 * 1024 * 1024)
+
+/* Positive results of luo_conn_read(): expected outcomes, not errors. */
+enum {
+	LUO_CONN_EOF = 1,
+};
+
+struct luo_out;
+
+/**
+ * struct luo_conn - one end of a protocol connection.
+ * @fd: the socket; owned
+ * @in: bytes received and not yet consumed
+ * @in_fds: fds received and not yet handed to a message, in arrival order
+ * @out_head: queued output, each chunk with the fds it carries
+ */
+struct luo_conn {
+	int fd;
+	char *in;
+	size_t in_len;
+	int in_fds[2 * LUO_PROTO_MAX_FDS];
+	size_t n_in_fds;
+	struct luo_out *out_head;
+	struct luo_out **out_tail;
+	size_t out_bytes;
+};
+
+void luo_conn_init(struct luo_conn *c, int fd);
+void luo_conn_release(struct luo_conn *c);
+int luo_conn_read(struct luo_conn *c);
+int luo_conn_next(struct luo_conn *c, struct json_object **msg, int *fds, size_t *n_fds);
+int luo_conn_queue(struct luo_conn *c, struct json_object *msg, const int *fds, size_t n_fds);
+int luo_conn_flush(struct luo_conn *c);
+bool luo_conn_has_output(const struct luo_conn *c);
+
+int luo_proto_parse(const char *line, size_t len, struct json_object **msg);
+bool luo_id_valid(const char *id);
+
+struct json_object *luo_msg_ok(void);
+struct json_object *luo_msg_error(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+struct json_object *luo_msg_event(const char *event);
+const char *luo_msg_string(struct json_object *msg, const char *key);
+int luo_msg_int(struct json_object *msg, const char *key, int64_t *out);
+bool luo_msg_bool(struct json_object *msg, const char *key);
+
+const char *luo_errno_name(int err);
+
+#endif /* LUO_PROTOCOL_H */

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Small helpers shared by every component: cleanup attributes for fds,
+ * memory and json objects, ownership transfer, and array sizes.
+ */
+#ifndef LUO_UTIL_H
+#define LUO_UTIL_H
+
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+struct json_object;
+int json_object_put(struct json_object *obj);
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static inline void closep(int *fd)
+{
+	if (*fd >= 0) {
+		int saved = errno;
+
+		close(*fd);
+		errno = saved;
+	}
+}
+
+static inline void freep(void *p)
+{
+	free(*(void **)p);
+}
+
+static inline void json_putp(struct json_object **obj)
+{
+	if (*obj)
+		json_object_put(*obj);
+}
+
+#define _cleanup_close_ __attribute__((cleanup(closep)))
+#define _cleanup_free_ __attribute__((cleanup(freep)))
+#define _cleanup_json_ __attribute__((cleanup(json_putp)))
+
+/* Hand ownership out: return the value and leave an empty one behind. */
+#define steal_fd(pfd)                      \
+	({                                 \
+		int _fd = *(pfd);          \
+		*(pfd) = -1;               \
+		_fd;                       \
+	})
+#define steal_ptr(pp)                      \
+	({                                 \
+		__typeof__(*(pp)) _p = *(pp); \
+		*(pp) = NULL;              \
+		_p;                        \
+	})
+
+/* Close a set of fds (those < 0 are skipped) and mark them closed. */
+static inline void close_fds(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		fds[i] = -1;
+	}
+}
+
+#endif /* LUO_UTIL_H */
