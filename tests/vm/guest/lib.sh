@@ -1,0 +1,128 @@
+# Helpers sourced by the scenario scripts (busybox sh) in the test VM.
+# Lines for the host start with "LUO-VM: "; the host (tests/vm/run.sh) reads
+#   LUO-VM: RESULT pass
+#   LUO-VM: RESULT fail CATEGORY: REASON      (CATEGORY: setup, verify, check)
+# The first RESULT line decides the run.
+
+BOOT=${1:-${LUO_BOOT:-1}}
+NEXT_INITRD=/run/next-initrd.cpio
+KERNEL_IMAGE=/boot/bzImage
+LUOD_LOG=/run/luod.log
+
+say() { echo "LUO-VM: INFO [boot $BOOT] $*"; }
+pass() { echo "LUO-VM: RESULT pass${1:+ $*}"; exit 0; }
+# fail CATEGORY REASON...
+fail() {
+	local cat=$1
+	shift
+	echo "LUO-VM: RESULT fail $cat: $*"
+	dump_luod_log
+	exit 1
+}
+# Show a command, run it, prefix its output; returns its exit code.
+run() {
+	local rc=0 out=/run/run.$$.out
+	echo "LUO-VM: \$ $*"
+	"$@" >"$out" 2>&1 || rc=$?
+	sed 's/^/LUO-VM: | /' "$out"
+	[ "$rc" -eq 0 ] || echo "LUO-VM: (exit $rc)"
+	rm -f "$out"
+	return "$rc"
+}
+# Like run, but also saves the output in $RUN_OUT.
+RUN_OUT=
+run_capture() {
+	local rc=0 out=/run/run.$$.out
+	echo "LUO-VM: \$ $*"
+	"$@" >"$out" 2>&1 || rc=$?
+	RUN_OUT=$(cat "$out")
+	sed 's/^/LUO-VM: | /' "$out"
+	[ "$rc" -eq 0 ] || echo "LUO-VM: (exit $rc)"
+	rm -f "$out"
+	return "$rc"
+}
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+
+# Fail unless this is one of the boots the scenario knows about.
+expect_boots() {
+	local max=$1
+	[ "$BOOT" -ge 1 ] && [ "$BOOT" -le "$max" ] && return 0
+	fail check "unexpected boot number $BOOT (scenario has $max boots)"
+}
+
+# The marker for the next kernel's command line.
+next_boot_arg() { echo "luo_boot=$((BOOT + 1))"; }
+
+# Re-pack the running root (the initramfs contents, minus the mounted
+# /proc /sys /dev /run /tmp) as the initrd of the next kernel.
+make_next_initrd() {
+	[ -s "$NEXT_INITRD" ] && return 0
+	(cd / && { find . -xdev; echo ./dev/console; } | cpio -o -H newc -F "$NEXT_INITRD" 2>/dev/null) ||
+		fail setup "cannot re-pack the root into $NEXT_INITRD"
+	say "next initrd: $NEXT_INITRD ($(wc -c <"$NEXT_INITRD") bytes)"
+}
+
+# Did this kernel receive a live update (N-th in the lineage)?
+check_handover() {
+	local n=$1
+	dmesg | grep -q "liveupdate number: $n\$" && return 0
+	dmesg | grep -iE 'luo|kho' | sed 's/^/LUO-VM: dmesg | /'
+	fail check "the kernel log does not show live update number $n"
+}
+
+# Load the next kernel with kexec-tools (kexec_file_load) and jump to it.
+# Returns only if the kexec failed.
+kexec_tools_reboot() {
+	make_next_initrd
+	run kexec -s -l "$KERNEL_IMAGE" --initrd="$NEXT_INITRD" --reuse-cmdline \
+		--append="$(next_boot_arg)" || fail setup "kexec -l failed"
+	echo "LUO-VM: KEXEC boot=$BOOT uptime=$(uptime_s)"
+	kexec -e
+	fail check "kexec -e returned ($?)"
+}
+
+# --- luo-agent ---------------------------------------------------------------
+
+need_bins() {
+	local b
+	for b in "$@"; do
+		command -v "$b" >/dev/null 2>&1 || fail setup "$b is not in the initramfs (build the static binaries first)"
+	done
+}
+
+# Start luod in the background and wait until luoctl status answers.
+start_luod() {
+	need_bins luod luoctl
+	mkdir -p /run/luod
+	luod -v "$@" >>"$LUOD_LOG" 2>&1 &
+	LUOD_PID=$!
+	local i=0
+	while [ $i -lt 300 ]; do
+		if luoctl status >/dev/null 2>&1; then
+			say "luod ready (pid $LUOD_PID) after $((i / 10)).$((i % 10))s"
+			return 0
+		fi
+		kill -0 "$LUOD_PID" 2>/dev/null || break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	fail setup "luod did not become ready (see its log)"
+}
+
+dump_luod_log() {
+	[ -s "$LUOD_LOG" ] || return 0
+	echo "LUO-VM: ---- luod log (last 60 lines) ----"
+	tail -n 60 "$LUOD_LOG" | sed 's/^/LUO-VM: luod | /'
+}
+
+# wait_for_state ID STATE [TENTHS]: poll `luoctl list` until client ID shows STATE.
+wait_for_state() {
+	local id=$1 state=$2 max=${3:-600} i=0
+	while [ $i -lt "$max" ]; do
+		luoctl list 2>/dev/null | awk -v id="$id" -v st="$state" '$1 == id && $4 == st { f = 1 } END { exit !f }' && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	run luoctl list
+	fail check "client $id did not reach state $state"
+}
