@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef LUOD_KEXEC_H
+#define LUOD_KEXEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+int kexec_load_file(int kernel_fd, int initrd_fd, const char *cmdline);
+int kexec_unload(void);
+int kexec_loaded(void);
+int kexec_reboot(void);
+const char *kexec_load_explain(int err);
+const char *kexec_reboot_explain(int err);
+
+#endif /* LUOD_KEXEC_H */

@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Owns the live update itself: the sessions luod creates for its clients,
+ * the READY barrier and its deadline, the abort that puts everything back,
+ * and the final step that saves luod's state and calls reboot().
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "kexec.h"
+#include "log.h"
+#include "luo-ops.h"
+#include "util.h"
+
+static void progress(struct daemon *d, struct sub *s)
+{
+	struct json_object *ev;
+
+	if (!d->watcher)
+		return;
+	ev = luo_msg_event("PROGRESS");
+	json_object_object_add(ev, "id", json_object_new_string(s->id));
+	json_object_object_add(ev, "state", json_object_new_string(sub_state_name(s->state)));
+	conn_send(d->watcher, ev, NULL, 0);
+}
+
+static void timer_arm(struct daemon *d, uint64_t ms)
+{
+	struct itimerspec its = {
+		.it_value = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 },
+	};
+
+	timerfd_settime(d->timer_w.fd, 0, &its, NULL);
+}
+
+static void sub_free(struct daemon *d, struct sub *s)
+{
+	for (struct sub **p = &d->subs; *p; p = &(*p)->next) {
+		if (*p == s) {
+			*p = s->next;
+			break;
+		}
+	}
+	d->n_subs--;
+	closep(&s->session_fd);
+	free(s);
+}
+
+/*
+ * Create the session of one client. A session of an earlier, aborted attempt
+ * may still exist if the client kept its copy of the fd: each attempt uses a
+ * new name.
+ */
+static int session_create(struct daemon *d, struct sub *s)
+{
+	for (int tries = 0; tries < 16; tries++) {
+		int fd;
+
+		snprintf(s->session, sizeof(s->session), "luod.%s.%u", s->id, ++d->attempt);
+		fd = luo_device_create_session(d->dev_fd, s->session);
+		if (fd != -EEXIST) {
+			if (fd >= 0)
+				s->session_fd = fd;
+			return fd < 0 ? fd : 0;
+		}
+	}
+	return -EEXIST;
+}
+
+static void finalize(struct daemon *d);
+
+/**
+ * update_start() - start a live update (KEXEC).
+ * @d: the daemon
+ * @by: the requesting connection; it receives the progress events
+ * @timeout_ms: how long clients have to become ready
+ * @force: skip the checks for a loaded kernel and for unclaimed sessions
+ *
+ * Return: the reply to KEXEC.
+ */
+struct json_object *update_start(struct daemon *d, struct conn *by, int64_t timeout_ms, bool force)
+{
+	struct json_object *reply, *ids;
+	unsigned unclaimed = 0;
+	int r;
+
+	if (d->state != D_IDLE)
+		return luo_msg_error(EBUSY, "a live update is already in progress");
+	if (d->dev_fd < 0)
+		return luo_msg_error(ENODEV, "LUO is not available: %s",
+				     d->dev_err == ENOENT ? "/dev/liveupdate does not exist" : strerror(d->dev_err));
+	for (struct carried *k = d->carried; k; k = k->next)
+		unclaimed++;
+	if (!force && unclaimed)
+		return luo_msg_error(ENOTEMPTY,
+				     "%u session(s) from the previous update are not claimed yet and would be lost",
+				     unclaimed);
+	if (!force && kexec_loaded() == 0)
+		return luo_msg_error(ENOEXEC, "no kernel is loaded for kexec");
+
+	d->state = D_PREPARING;
+	d->watcher = by;
+	d->update_by = by->uid;
+	d->update_started_ms = now_ms();
+	d->update_deadline_ms = d->update_started_ms + timeout_ms;
+	log_notice("live update %llu requested by uid %u: %u client(s), timeout %lld ms",
+		   (unsigned long long)d->updates + 1, (unsigned)by->uid, d->n_subs, (long long)timeout_ms);
+
+	ids = json_object_new_array();
+	for (struct sub *s = d->subs; s; s = s->next) {
+		r = session_create(d, s);
+		if (r < 0) {
+			json_object_put(ids);
+			update_abort(d, -r, s->id, "cannot create the LUO session of client %s: %s", s->id,
+				     strerror(-r));
+			return luo_msg_error(-r, "cannot create the LUO session of client %s: %s", s->id,
+					     strerror(-r));
+		}
+		json_object_array_add(ids, json_object_new_string(s->id));
+	}
+	reply = luo_msg_ok();
+	json_object_object_add(reply, "clients", ids);
+	json_object_object_add(reply, "update", json_object_new_int64((int64_t)d->updates + 1));
+	conn_send(by, reply, NULL, 0);
+
+	for (struct sub *s = d->subs; s; s = s->next) {
+		struct json_object *ev = luo_msg_event("START_PRESERVATION");
+
+		s->state = SUB_PREPARING;
+		json_object_object_add(ev, "session", json_object_new_string(s->session));
+		json_object_object_add(ev, "update", json_object_new_int64((int64_t)d->updates + 1));
+		json_object_object_add(ev, "deadline_ms", json_object_new_int64(timeout_ms));
+		log_info("client %s: session %s created, waiting for READY", s->id, s->session);
+		progress(d, s);
+		conn_send(s->conn, ev, &s->session_fd, 1);
+	}
+	timer_arm(d, timeout_ms);
+	if (!d->subs)
+		finalize(d);
+	return NULL;
+}
+
+static bool all_ready(struct daemon *d)
+{
+	for (struct sub *s = d->subs; s; s = s->next)
+		if (s->state != SUB_READY)
+			return false;
+	return true;
+}
+
+/**
+ * update_ready() - a client has preserved what it needs.
+ * @d: the daemon
+ * @s: the client, in SUB_PREPARING
+ */
+void update_ready(struct daemon *d, struct sub *s)
+{
+	s->state = SUB_READY;
+	log_info("client %s is ready", s->id);
+	progress(d, s);
+	if (all_ready(d))
+		finalize(d);
+}
+
+/**
+ * update_abort() - abort the update being prepared; nothing reboots.
+ * @d: the daemon
+ * @err: errno of the cause
+ * @faulty: the id of the client at fault, "*" for all clients not ready,
+ *          NULL for none
+ * @fmt: the reason, printf format
+ *
+ * Every client is told with an ABORTED event and returns to "subscribed";
+ * luod closes its references of their sessions, so the kernel unpreserves
+ * their files once the clients close theirs.
+ */
+void update_abort(struct daemon *d, int err, const char *faulty, const char *fmt, ...)
+{
+	struct json_object *ev, *blame = json_object_new_array();
+	char reason[1024];
+	struct sub *s, *next;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	log_error("live update aborted: %s", reason);
+
+	timer_arm(d, 0);
+	for (s = d->subs; s; s = next) {
+		next = s->next;
+		if (faulty && ((!strcmp(faulty, "*") && s->state != SUB_READY) || !strcmp(faulty, s->id)))
+			json_object_array_add(blame, json_object_new_string(s->id));
+		closep(&s->session_fd);
+		s->session_fd = -1;
+		if (!s->conn) {
+			sub_free(d, s);
+			continue;
+		}
+		if (s->state != SUB_SUBSCRIBED) {
+			ev = luo_msg_event("ABORTED");
+			json_object_object_add(ev, "reason", json_object_new_string(reason));
+			json_object_object_add(ev, "errno", json_object_new_int(err));
+			json_object_object_add(ev, "errname", json_object_new_string(luo_errno_name(err)));
+			s->state = SUB_SUBSCRIBED;
+			conn_send(s->conn, ev, NULL, 0);
+		}
+	}
+	/* A client that vanished was freed above; it is still named. */
+	if (faulty && strcmp(faulty, "*")) {
+		bool named = false;
+
+		for (size_t i = 0; i < json_object_array_length(blame); i++)
+			named |= !strcmp(json_object_get_string(json_object_array_get_idx(blame, i)), faulty);
+		if (!named)
+			json_object_array_add(blame, json_object_new_string(faulty));
+	}
+	d->state = D_IDLE;
+	if (d->watcher) {
+		ev = luo_msg_event("ABORTED");
+		json_object_object_add(ev, "reason", json_object_new_string(reason));
+		json_object_object_add(ev, "errno", json_object_new_int(err));
+		json_object_object_add(ev, "errname", json_object_new_string(luo_errno_name(err)));
+		json_object_object_add(ev, "clients", json_object_get(blame));
+		conn_send(d->watcher, ev, NULL, 0);
+	}
+	json_object_put(blame);
+	d->watcher = NULL;
+}
+
+/**
+ * update_timeout() - the deadline passed before every client was ready.
+ * @d: the daemon
+ */
+void update_timeout(struct daemon *d)
+{
+	char late[512] = "";
+	size_t n = 0;
+
+	if (d->state != D_PREPARING)
+		return;
+	for (struct sub *s = d->subs; s; s = s->next)
+		if (s->state != SUB_READY && n < sizeof(late))
+			n += snprintf(late + n, sizeof(late) - n, "%s%s", n ? ", " : "", s->id);
+	update_abort(d, ETIMEDOUT, "*", "timed out after %llu ms waiting for READY from: %s",
+		     (unsigned long long)(now_ms() - d->update_started_ms), late);
+}
+
+/**
+ * update_sub_lost() - a subscribed client's connection closed.
+ * @d: the daemon
+ * @s: its subscription, already detached from the connection
+ *
+ * Before READY this aborts the update; after READY luod keeps the session
+ * until the reboot; when no update runs, the subscription ends.
+ */
+void update_sub_lost(struct daemon *d, struct sub *s)
+{
+	if (d->state == D_PREPARING && s->state == SUB_PREPARING) {
+		char id[sizeof(s->id)];
+
+		strcpy(id, s->id);
+		update_abort(d, ECONNRESET, id, "client %s disconnected before it was ready", id);
+		return;
+	}
+	if (d->state == D_IDLE || s->state == SUB_SUBSCRIBED) {
+		log_info("client %s unsubscribed", s->id);
+		sub_free(d, s);
+		return;
+	}
+	log_info("client %s left after READY; luod keeps its session until the reboot", s->id);
+}
+
+static void finalize(struct daemon *d)
+{
+	_cleanup_close_ int state_fd = -1;
+	struct json_object *ev, *ids;
+	int r;
+
+	r = state_save(d, &state_fd);
+	if (r < 0) {
+		update_abort(d, -r, NULL, "cannot save luod's state in LUO session '%s': %s", LUOD_STATE_SESSION,
+			     strerror(-r));
+		return;
+	}
+	d->state = D_REBOOTING;
+	timer_arm(d, 0);
+	ids = json_object_new_array();
+	for (struct sub *s = d->subs; s; s = s->next)
+		json_object_array_add(ids, json_object_new_string(s->id));
+	if (d->watcher) {
+		ev = luo_msg_event("REBOOTING");
+		json_object_object_add(ev, "clients", ids);
+		json_object_object_add(ev, "update", json_object_new_int64((int64_t)d->updates + 1));
+		conn_send(d->watcher, ev, NULL, 0);
+	} else {
+		json_object_put(ids);
+	}
+	log_notice("all %u client(s) ready, state saved: rebooting into the new kernel (live update %llu)",
+		   d->n_subs, (unsigned long long)d->updates + 1);
+	sync();
+#ifdef LUOD_FAULT_CLOSE_SESSIONS
+	/* Fault injection for the VM tests: a luod that lets go too early. */
+	for (struct sub *s = d->subs; s; s = s->next)
+		closep(&s->session_fd), s->session_fd = -1;
+#endif
+	r = kexec_reboot();
+	update_abort(d, -r, NULL, "the kernel refused the reboot: %s (%s): %s", strerror(-r), luo_errno_name(-r),
+		     kexec_reboot_explain(-r));
+}
