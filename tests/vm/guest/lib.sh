@@ -1,3 +1,4 @@
+# shellcheck shell=dash
 # Helpers sourced by the scenario scripts (busybox sh) in the test VM.
 # Lines for the host start with "LUO-VM: "; the host (tests/vm/run.sh) reads
 #   LUO-VM: RESULT pass
@@ -125,4 +126,79 @@ wait_for_state() {
 	done
 	run luoctl list
 	fail check "client $id did not reach state $state"
+}
+
+# start_demo ID ARGS... : a luo-demo client in the background (log in
+# /run/demo.ID.log, pid in /run/demo.ID.pid).
+start_demo() {
+	local id=$1
+	shift
+	need_bins luo-demo
+	say "starting luo-demo --id $id $*"
+	luo-demo --id "$id" "$@" >>"/run/demo.$id.log" 2>&1 &
+	echo $! >"/run/demo.$id.pid"
+}
+demo_pid() { cat "/run/demo.$1.pid"; }
+demo_log() {
+	echo "LUO-VM: ---- luo-demo $1 log ----"
+	sed "s/^/LUO-VM: demo $1 | /" "/run/demo.$1.log" 2>/dev/null
+}
+
+# demo_verify ID ARGS... : luo-demo verify, a failure is a data verification failure.
+demo_verify() {
+	local id=$1 rc=0
+	shift
+	need_bins luo-demo
+	run_capture luo-demo --id "$id" "$@" verify || rc=$?
+	[ "$rc" -eq 0 ] && return 0
+	case $rc in
+	1) fail verify "client $id: data mismatch (luo-demo verify exit 1)" ;;
+	2) fail verify "client $id: nothing to claim after the update (luo-demo verify exit 2)" ;;
+	*) fail verify "client $id: luo-demo verify exit $rc: $(echo "$RUN_OUT" | tail -n1)" ;;
+	esac
+}
+
+# Load this same kernel as the next one, with the re-packed root as initrd
+# and the boot marker appended.
+luo_load() {
+	make_next_initrd
+	run luoctl load "$KERNEL_IMAGE" --initrd "$NEXT_INITRD" --reuse-cmdline --append "$(next_boot_arg)" ||
+		fail check "luoctl load failed"
+}
+
+# prefix: copy stdin to the console line by line with the "LUO-VM: | " prefix.
+prefix() { while IFS= read -r l; do echo "LUO-VM: | $l"; done; }
+
+# Run `luoctl kexec ARGS...`, which must reboot into the next kernel.
+luo_kexec_reboot() {
+	local rc=0
+	echo "LUO-VM: KEXEC boot=$BOOT uptime=$(uptime_s) epoch=$(date +%s)"
+	echo "LUO-VM: \$ luoctl kexec $*"
+	set -o pipefail
+	luoctl kexec "$@" 2>&1 | prefix || rc=$?
+	set +o pipefail
+	[ "$rc" -eq 0 ] || fail check "luoctl kexec $* failed (exit $rc)"
+	sleep 30
+	fail check "luoctl kexec $* exited 0 but no reboot happened within 30s"
+}
+
+# No process holds a LUO session fd any more (waits up to 5 s).
+expect_no_sessions() {
+	local i=0
+	while [ $i -lt 50 ]; do
+		ls -l /proc/[0-9]*/fd 2>/dev/null | grep -q 'luo_session' || return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	for p in /proc/[0-9]*; do
+		ls -l "$p/fd" 2>/dev/null | grep -q luo_session &&
+			echo "LUO-VM: | pid ${p#/proc/} ($(cat "$p/comm")) holds: $(ls -l "$p/fd" | grep -o 'luo_session.*' | tr '\n' ' ')"
+	done
+	fail check "$1"
+}
+
+# luoctl status shows `updates: N`.
+expect_updates() {
+	run_capture luoctl status || fail check "luoctl status failed"
+	echo "$RUN_OUT" | grep -qE "^ *updates: *$1\$" || fail check "luoctl status does not show updates: $1"
 }

@@ -1,3 +1,4 @@
+# shellcheck shell=dash disable=SC1091,SC2086
 # The kernel's own LUO selftests (tools/testing/selftests/liveupdate), built
 # static from the same source tree as the kernel:
 #   boot 1: `liveupdate` (single-boot kselftest harness), then stage 1 of the

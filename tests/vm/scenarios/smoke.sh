@@ -1,3 +1,4 @@
+# shellcheck shell=dash disable=SC1091,SC2086
 # Boot, kexec into the same kernel with kexec-tools, check the second boot.
 # Needs no project code: validates the VM machinery.
 . /lib/luo-vm/lib.sh
