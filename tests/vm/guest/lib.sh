@@ -182,18 +182,24 @@ luo_kexec_reboot() {
 	fail check "luoctl kexec $* exited 0 but no reboot happened within 30s"
 }
 
-# No process holds a LUO session fd any more (waits up to 5 s).
+# Print "PID FD-TARGET" for every open LUO session fd.
+session_fds() {
+	local f l
+	for f in /proc/[0-9]*/fd/*; do
+		l=$(readlink "$f" 2>/dev/null) || continue
+		case $l in *luo_session*) f=${f#/proc/}; echo "pid ${f%%/*} $l" ;; esac
+	done
+}
+
+# expect_no_sessions MESSAGE: no process holds a LUO session fd (waits up to 5 s).
 expect_no_sessions() {
 	local i=0
 	while [ $i -lt 50 ]; do
-		ls -l /proc/[0-9]*/fd 2>/dev/null | grep -q 'luo_session' || return 0
+		[ -z "$(session_fds)" ] && return 0
 		sleep 0.1
 		i=$((i + 1))
 	done
-	for p in /proc/[0-9]*; do
-		ls -l "$p/fd" 2>/dev/null | grep -q luo_session &&
-			echo "LUO-VM: | pid ${p#/proc/} ($(cat "$p/comm")) holds: $(ls -l "$p/fd" | grep -o 'luo_session.*' | tr '\n' ' ')"
-	done
+	session_fds | prefix
 	fail check "$1"
 }
 

@@ -1,4 +1,4 @@
-# shellcheck shell=dash disable=SC1091,SC2086
+# shellcheck shell=dash disable=SC1091,SC2086,SC2046
 # Eight clients, three memfds each, distinct seeds; all verified after the update.
 . /lib/luo-vm/lib.sh
 expect_boots 2
