@@ -1,0 +1,93 @@
+#!/bin/bash
+# The test command: installs what it needs, builds, and runs every tier:
+#   unit      unit tests (protocol, client library, command-line builder, test double)
+#   asan      the unit and host tiers again, built with ASan and UBSan
+#   host      real luod, luoctl and clients over the real socket, against the
+#             /dev/liveupdate test double
+#   vm        real live updates on a real LUO kernel in QEMU (tests/vm)
+# Ends with the line "N passed, N failed"; exits non-zero if anything failed.
+# LUO_TIERS="unit host" limits the tiers (the default is all of them).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+top=$(pwd)
+tiers=${LUO_TIERS:-unit asan host vm}
+passed=0 failed=0
+log=$(mktemp -d /tmp/luo-test.XXXXXX)
+
+# run_tap NAME CMD...: run a TAP producer, echo it, count its results. A
+# producer that exits non-zero without a failing line counts as one failure.
+run_tap() {
+	local name=$1 out=$log/$1.tap rc p f
+	shift
+	echo "== $name: $*"
+	"$@" >"$out" 2>&1
+	rc=$?
+	cat "$out"
+	p=$(grep -c '^ok ' "$out")
+	f=$(grep -c '^not ok ' "$out")
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "not ok - $name exited with status $rc"
+		f=1
+	fi
+	if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+		echo "not ok - $name ran no test"
+		f=1
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+if ! scripts/deps.sh || ! scripts/build.sh; then
+	echo "setup failed: dependencies or build"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+
+unit_tests() {
+	local b=$1
+	for t in "$b"/tests/unit/test-protocol "$b"/src/client/test-client "$b"/src/ctl/test-cmdline; do
+		run_tap "$(basename "$t")${2:-}" "$t"
+	done
+	run_tap "fake-kernel${2:-}" tests/fake/test-fake.sh "$b"
+}
+
+for tier in $tiers; do
+	case $tier in
+	unit)
+		unit_tests build
+		;;
+	asan)
+		if [ ! -f build-asan/build.ninja ]; then
+			meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+		fi
+		if ninja -C build-asan >"$log/asan-build.log" 2>&1; then
+			export ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=1:abort_on_error=1
+			export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+			unit_tests build-asan " (asan)"
+			# The double itself stays uninstrumented: it is preloaded into tools too.
+			BUILD=$top/build-asan FAKE=$top/build/tests/fake/luo-fake-kernel \
+				PRELOAD=$(ls "$top"/build/tests/fake/*luo-fake-preload*.so | head -n1) \
+				run_tap "host (asan)" tests/host/run.sh
+			unset ASAN_OPTIONS UBSAN_OPTIONS
+		else
+			cat "$log/asan-build.log"
+			echo "not ok - asan build failed"
+			failed=$((failed + 1))
+		fi
+		;;
+	host)
+		BUILD=$top/build run_tap host tests/host/run.sh
+		;;
+	vm)
+		run_tap vm tests/vm/run-all.sh
+		;;
+	*)
+		echo "unknown tier $tier"
+		failed=$((failed + 1))
+		;;
+	esac
+done
+
+rm -rf "$log"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

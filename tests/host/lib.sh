@@ -1,0 +1,115 @@
+# shellcheck shell=bash
+# The host test tier's "machine": a fake kernel (tests/fake) stands in for
+# /dev/liveupdate, kexec_file_load and reboot; the real luod, luoctl and
+# luo-demo run against it over the real socket. A simulated reboot kills
+# every process of the old boot and starts luod again.
+#
+# Each test is a function test_NAME in a tests/host/*.sh file; run.sh runs
+# each one in a fresh machine and prints TAP.
+
+BUILD=${BUILD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build}
+LUOD=$BUILD/src/daemon/luod
+LUOCTL=$BUILD/src/ctl/luoctl
+DEMO=$BUILD/src/demo/luo-demo
+# The test double is always taken from an uninstrumented build when given.
+FAKE=${FAKE:-$BUILD/tests/fake/luo-fake-kernel}
+PRELOAD=${PRELOAD:-$(ls "$BUILD"/tests/fake/*luo-fake-preload*.so 2>/dev/null | head -n1)}
+
+T=                # this test's scratch directory
+BOOT=1
+BOOT_PIDS=()      # processes of the current boot, killed by the reboot
+FAKE_PID=
+LUOD_PID=
+declare -A CLIENT_PID
+
+fail() {
+	echo "# FAIL: $*"
+	exit 1
+}
+note() { echo "# $*"; }
+
+machine_start() {
+	T=$(mktemp -d /tmp/luo-host.XXXXXX)
+	export LUO_FAKE_SOCKET=$T/kernel.sock
+	export LUOD_SOCKET=$T/luod.sock
+	"$FAKE" --socket "$LUO_FAKE_SOCKET" >"$T/kernel.log" 2>&1 &
+	FAKE_PID=$!
+	for _ in $(seq 100); do [ -S "$LUO_FAKE_SOCKET" ] && break; sleep 0.05; done
+	[ -S "$LUO_FAKE_SOCKET" ] || fail "the fake kernel did not start: $(cat "$T/kernel.log")"
+}
+
+machine_stop() {
+	local p
+	for p in "${BOOT_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	[ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null
+	wait 2>/dev/null
+	if [ -n "${KEEP:-}" ]; then echo "# kept $T"; else rm -rf "$T"; fi
+}
+
+# Run a program "on the machine": with the fake kernel preloaded.
+on() { LD_PRELOAD=$PRELOAD "$@"; }
+
+fakectl() { "$FAKE" ctl --socket "$LUO_FAKE_SOCKET" "$@"; }
+
+luoctl() { "$LUOCTL" "$@"; }
+
+luod_start() {
+	on "$LUOD" -v "$@" 2>>"$T/luod.$BOOT.log" &
+	LUOD_PID=$!
+	BOOT_PIDS+=("$LUOD_PID")
+	for _ in $(seq 200); do
+		luoctl status >/dev/null 2>&1 && return 0
+		kill -0 "$LUOD_PID" 2>/dev/null || fail "luod exited: $(cat "$T/luod.$BOOT.log")"
+		sleep 0.05
+	done
+	fail "luod does not answer"
+}
+
+# client NAME ARGS...: start luo-demo in the background as client NAME.
+client() {
+	local id=$1
+	shift
+	on "$DEMO" --id "$id" "$@" >>"$T/client.$id.$BOOT.log" 2>&1 &
+	CLIENT_PID[$id]=$!
+	BOOT_PIDS+=("$!")
+}
+
+# wait_state ID STATE: until `luoctl list` shows the client in STATE.
+wait_state() {
+	for _ in $(seq 200); do
+		luoctl --json list 2>/dev/null | grep -q "\"id\": *\"$1\"[^}]*\"state\": *\"$2\"" && return 0
+		sleep 0.05
+	done
+	luoctl list
+	fail "client $1 never reached state $2"
+}
+
+# Stage a "kernel" (the fake accepts any readable file).
+load_kernel() {
+	head -c 4096 /dev/urandom >"$T/bzImage"
+	luoctl load "$T/bzImage" --cmdline "console=ttyS0 liveupdate=on kho=on" >/dev/null ||
+		fail "luoctl load failed"
+}
+
+# kexec ARGS...: run luoctl kexec, output in $T/kexec.out, returns its status.
+kexec() {
+	luoctl kexec "$@" >"$T/kexec.out" 2>&1
+}
+
+# After a successful kexec: the old boot's processes die, luod starts again.
+reboot_done() {
+	local p
+	for _ in $(seq 100); do kill -0 "$LUOD_PID" 2>/dev/null || break; sleep 0.05; done
+	kill -0 "$LUOD_PID" 2>/dev/null && fail "luod still runs after a successful kexec"
+	for p in "${BOOT_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	wait "${BOOT_PIDS[@]}" 2>/dev/null
+	BOOT_PIDS=()
+	BOOT=$((BOOT + 1))
+	grep -q "boot $BOOT" "$T/kernel.log" || fail "the fake kernel did not reboot: $(cat "$T/kernel.log")"
+	luod_start
+}
+
+# Number of sessions the fake kernel has, of a kind (outgoing|incoming).
+sessions() { fakectl status | grep -c "^session $1 " || true; }
+
+expect_out() { grep -q -- "$2" "$1" || fail "expected '$2' in $1: $(cat "$1")"; }

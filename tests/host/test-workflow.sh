@@ -1,0 +1,303 @@
+# shellcheck shell=bash
+# The live-update workflow end to end against the fake kernel.
+RAW="python3 $(dirname "${BASH_SOURCE[0]}")/raw-client.py"
+
+test_one_client_survives_reboot() {
+	luod_start
+	client a --size 1M --seed 7 preserve
+	wait_state a subscribed
+	load_kernel
+	kexec || fail "kexec failed: $(cat "$T/kexec.out")"
+	expect_out "$T/kexec.out" "reboot"
+	reboot_done
+	luoctl list | grep -q "unclaimed" || fail "no unclaimed session after the reboot: $(luoctl list)"
+	on "$DEMO" --id a --size 1M --seed 7 verify >"$T/verify.out" 2>&1 || fail "verify failed: $(cat "$T/verify.out")"
+	expect_out "$T/verify.out" "verified"
+	luoctl --json status | grep -q '"sessions": \[ *\]' || fail "session still listed after DONE: $(luoctl --json status)"
+	[ "$(sessions incoming)" = 0 ] || fail "the kernel still has an incoming session: $(fakectl status)"
+}
+
+test_verify_detects_corruption() {
+	# The verifier must be able to fail: a different seed is different data.
+	luod_start
+	client a --size 64K --seed 7 preserve
+	wait_state a subscribed
+	load_kernel
+	kexec || fail "kexec failed"
+	reboot_done
+	on "$DEMO" --id a --size 64K --seed 8 verify >"$T/verify.out" 2>&1 && fail "verify passed on wrong data"
+	expect_out "$T/verify.out" "MISMATCH"
+	# Nothing was finished: the right verifier still succeeds.
+	on "$DEMO" --id a --size 64K --seed 7 verify >"$T/verify.out" 2>&1 || fail "second verify: $(cat "$T/verify.out")"
+}
+
+test_many_clients() {
+	local i
+	luod_start
+	for i in 1 2 3 4 5 6; do client "c$i" --size 256K --files 3 --seed "$i" preserve; done
+	for i in 1 2 3 4 5 6; do wait_state "c$i" subscribed; done
+	load_kernel
+	kexec || fail "kexec failed: $(cat "$T/kexec.out")"
+	for i in 1 2 3 4 5 6; do expect_out "$T/kexec.out" "c$i"; done
+	reboot_done
+	for i in 1 2 3 4 5 6; do
+		on "$DEMO" --id "c$i" --size 256K --files 3 --seed "$i" verify >"$T/v$i.out" 2>&1 ||
+			fail "c$i: $(cat "$T/v$i.out")"
+	done
+}
+
+test_ready_barrier_and_timeout() {
+	luod_start
+	client good --size 64K preserve
+	client stuck --size 64K --never-ready preserve
+	wait_state good subscribed
+	wait_state stuck subscribed
+	load_kernel
+	kexec --timeout 3 &
+	local kpid=$!
+	wait_state good ready
+	wait_state stuck preparing
+	luoctl status | grep -q preparing || fail "status does not say preparing"
+	grep -q "boot 2" "$T/kernel.log" && fail "rebooted before every client was ready"
+	wait $kpid && fail "kexec succeeded with a client that never got ready"
+	expect_out "$T/kexec.out" "stuck"
+	expect_out "$T/kexec.out" "ETIMEDOUT"
+	grep -q "boot 2" "$T/kernel.log" && fail "rebooted after the timeout"
+	expect_out "$T/client.good.1.log" "aborted"
+	wait_state good subscribed
+	kill -9 "${CLIENT_PID[stuck]}"
+	sleep 0.3
+	[ "$(sessions outgoing)" = 0 ] || fail "sessions left after the abort: $(fakectl status)"
+	# The system keeps going: a new update without the stuck client works.
+	kexec || fail "second kexec failed: $(cat "$T/kexec.out")"
+	reboot_done
+	on "$DEMO" --id good --size 64K verify >/dev/null || fail "good client's data lost"
+}
+
+test_client_crash_aborts() {
+	luod_start
+	client good --size 64K preserve
+	client crash --size 64K --never-ready preserve
+	wait_state crash subscribed
+	wait_state good subscribed
+	load_kernel
+	kexec --timeout 30 &
+	local kpid=$!
+	wait_state crash preparing
+	kill -9 "${CLIENT_PID[crash]}"
+	wait $kpid && fail "kexec succeeded although a client crashed"
+	expect_out "$T/kexec.out" "crash"
+	expect_out "$T/kexec.out" "disconnected"
+	grep -q "boot 2" "$T/kernel.log" && fail "rebooted"
+	sleep 0.3
+	[ "$(sessions outgoing)" = 0 ] || fail "sessions left: $(fakectl status)"
+	wait_state good subscribed
+}
+
+test_client_fail_aborts() {
+	luod_start
+	client bad --size 64K --fail "disk on fire" preserve
+	wait_state bad subscribed
+	load_kernel
+	kexec && fail "kexec succeeded although a client failed"
+	expect_out "$T/kexec.out" "disk on fire"
+	expect_out "$T/kexec.out" "bad"
+}
+
+test_abort_on_demand() {
+	luod_start
+	client slow --size 64K --never-ready preserve
+	wait_state slow subscribed
+	load_kernel
+	kexec --timeout 60 &
+	local kpid=$!
+	wait_state slow preparing
+	luoctl abort --reason "maintenance cancelled" || fail "abort failed"
+	wait $kpid && fail "kexec succeeded after abort"
+	expect_out "$T/kexec.out" "maintenance cancelled"
+	sleep 0.2
+	expect_out "$T/client.slow.1.log" "aborted"
+	luoctl abort >/dev/null 2>&1 && fail "abort with nothing running succeeded"
+	luoctl status | grep -q idle || fail "not idle after abort"
+}
+
+test_reboot_failure_recovers() {
+	luod_start
+	client a --size 64K --seed 3 preserve
+	wait_state a subscribed
+	load_kernel
+	fakectl fail-reboot 5 >/dev/null
+	kexec && fail "kexec succeeded although reboot() failed"
+	expect_out "$T/kexec.out" "EIO"
+	expect_out "$T/kexec.out" "refused the reboot"
+	sleep 0.2
+	expect_out "$T/client.a.1.log" "aborted"
+	wait_state a subscribed
+	[ "$(sessions outgoing)" = 0 ] || fail "sessions left after the failed reboot: $(fakectl status)"
+	fakectl fail-reboot 0 >/dev/null
+	kexec || fail "kexec after recovery failed: $(cat "$T/kexec.out")"
+	reboot_done
+	on "$DEMO" --id a --size 64K --seed 3 verify >/dev/null || fail "data lost"
+}
+
+test_no_kernel_loaded() {
+	luod_start
+	client a --size 64K preserve
+	wait_state a subscribed
+	kexec && fail "kexec without a loaded kernel succeeded"
+	expect_out "$T/kexec.out" "luoctl load"
+	wait_state a subscribed
+	# --force lets the kernel decide: reboot() says EINVAL, nothing happens.
+	kexec --force && fail "forced kexec without a kernel succeeded"
+	expect_out "$T/kexec.out" "no kernel is loaded"
+	grep -q "boot 2" "$T/kernel.log" && fail "rebooted"
+	wait_state a subscribed
+}
+
+test_exit_after_ready_survives() {
+	luod_start
+	client a --size 256K --seed 11 --exit-after-ready preserve
+	client b --size 64K preserve
+	wait_state a subscribed
+	wait_state b subscribed
+	load_kernel
+	kexec --timeout 30 &
+	local kpid=$!
+	wait_state a ready
+	for _ in $(seq 100); do kill -0 "${CLIENT_PID[a]}" 2>/dev/null || break; sleep 0.05; done
+	kill -0 "${CLIENT_PID[a]}" 2>/dev/null && fail "client a did not exit after READY"
+	wait $kpid || fail "kexec failed: $(cat "$T/kexec.out")"
+	reboot_done
+	on "$DEMO" --id a --size 256K --seed 11 verify >"$T/v.out" 2>&1 || fail "a: $(cat "$T/v.out")"
+}
+
+test_claim_rules() {
+	luod_start
+	client a --size 64K preserve
+	wait_state a subscribed
+	load_kernel
+	kexec || fail "kexec failed"
+	reboot_done
+	on "$DEMO" --id nobody-here verify >"$T/v.out" 2>&1
+	[ $? = 2 ] || fail "claim of an unknown id did not exit 2: $(cat "$T/v.out")"
+	# A claimer that holds the session: a second claim is refused.
+	$RAW '{"cmd":"CLAIM","id":"a"}' --hold 2 >"$T/raw.out" &
+	local rpid=$!
+	sleep 0.5
+	expect_out "$T/raw.out" '"ok":true'
+	expect_out "$T/raw.out" '"session":"luod.a.'
+	on "$DEMO" --id a --size 64K verify >"$T/v.out" 2>&1 && fail "double claim succeeded"
+	expect_out "$T/v.out" "claimed"
+	# The claimer dies before DONE: the session can be claimed again.
+	wait $rpid
+	on "$DEMO" --id a --size 64K verify >"$T/v.out" 2>&1 || fail "claim after a crashed claimer: $(cat "$T/v.out")"
+	$RAW '{"cmd":"CLAIM","id":"a"}' | grep -q ENOENT || fail "claim after DONE did not say ENOENT"
+	$RAW '{"cmd":"DONE"}' | grep -q ENOTCONN || fail "DONE without a claim accepted"
+}
+
+test_release_and_unclaimed_block() {
+	luod_start
+	client a --size 64K preserve
+	client b --size 64K preserve
+	wait_state a subscribed
+	wait_state b subscribed
+	load_kernel
+	kexec || fail "kexec failed"
+	reboot_done
+	load_kernel
+	kexec && fail "kexec with unclaimed sessions succeeded"
+	expect_out "$T/kexec.out" "release"
+	luoctl release a >/dev/null || fail "release failed"
+	on "$DEMO" --id a verify >/dev/null 2>&1
+	[ $? = 2 ] || fail "released session still claimable"
+	luoctl release a >/dev/null 2>&1 && fail "second release succeeded"
+	[ "$(sessions incoming)" = 1 ] || fail "kernel does not show exactly b's session: $(fakectl status)"
+	kexec --force || fail "forced kexec failed: $(cat "$T/kexec.out")"
+	reboot_done
+	[ "$(sessions incoming)" = 1 ] || fail "expected only luod's state session: $(fakectl status)"
+}
+
+test_three_updates_in_a_row() {
+	local n
+	luod_start
+	for n in 1 2 3; do
+		client a --size 128K --seed 5 run
+		wait_state a subscribed
+		load_kernel
+		kexec || fail "kexec $n failed: $(cat "$T/kexec.out")"
+		reboot_done
+	done
+	luoctl status | grep -Eq "updates: +3" || fail "status does not show 3 updates: $(luoctl status)"
+	on "$DEMO" --id a --size 128K --seed 5 verify >"$T/v.out" 2>&1 || fail "$(cat "$T/v.out")"
+}
+
+test_uid_rules() {
+	local nobody="setpriv --reuid=65534 --regid=65534 --clear-groups"
+	chmod 755 "$T"
+	luod_start
+	$nobody "$LUOCTL" kexec >"$T/k.out" 2>&1 && fail "non-root kexec accepted"
+	expect_out "$T/k.out" "EPERM"
+	$nobody "$LUOCTL" status >/dev/null || fail "non-root status refused"
+	LD_PRELOAD=$PRELOAD $nobody "$DEMO" --id u --size 64K preserve >"$T/u.log" 2>&1 &
+	BOOT_PIDS+=("$!")
+	wait_state u subscribed
+	luoctl --json list | grep -q '"uid": *65534' || fail "uid not recorded"
+	load_kernel
+	kexec || fail "kexec failed: $(cat "$T/kexec.out")"
+	reboot_done
+	setpriv --reuid=65533 --regid=65533 --clear-groups python3 "$(dirname "${BASH_SOURCE[0]}")/raw-client.py" \
+		'{"cmd":"CLAIM","id":"u"}' | grep -q EPERM || fail "another uid could claim"
+	LD_PRELOAD=$PRELOAD $nobody "$DEMO" --id u --size 64K verify >"$T/v.out" 2>&1 || fail "owner: $(cat "$T/v.out")"
+}
+
+test_bad_input_keeps_serving() {
+	luod_start
+	$RAW '{"cmd":"SUBSCRIBE","id":"bad id!"}' | grep -q EINVAL || fail "bad id accepted"
+	$RAW '{"cmd":"NOPE"}' | grep -q EOPNOTSUPP || fail "unknown command accepted"
+	$RAW '{"nocmd":1}' | grep -q EINVAL || fail "message without cmd accepted"
+	$RAW '{"cmd":"READY"}' | grep -q ENOTCONN || fail "READY without SUBSCRIBE accepted"
+	$RAW '{"cmd":"KEXEC","timeout_ms":"soon"}' | grep -q EINVAL || fail "bad timeout accepted"
+	$RAW '{"cmd":"SUBSCRIBE","id":"x"}' '{"cmd":"SUBSCRIBE","id":"y"}' | grep -q EALREADY ||
+		fail "double subscribe accepted"
+	[ "$($RAW --raw 'garbage\n')" = closed ] || fail "garbage did not close the connection"
+	[ "$($RAW --raw '{"cmd":"STATUS","fds":1}\n')" = closed ] || fail "missing fds did not close the connection"
+	head -c 70000 /dev/zero | tr '\0' 'a' >"$T/big"
+	[ "$($RAW --raw "$(cat "$T/big")")" = closed ] || fail "oversized line did not close the connection"
+	luoctl status >/dev/null || fail "luod stopped serving"
+	kill -0 "$LUOD_PID" || fail "luod died"
+	# The failed subscriptions changed nothing.
+	luoctl --json list | grep -q '"id"' && fail "clients listed after bad input: $(luoctl --json list)"
+	true
+}
+
+test_singleton() {
+	luod_start
+	on "$LUOD" 2>"$T/second.log" && fail "a second luod on the same socket started"
+	expect_out "$T/second.log" "another luod"
+	luoctl status >/dev/null || fail "the first luod lost its socket"
+	on "$LUOD" --socket "$T/other.sock" 2>"$T/third.log" && fail "a second luod took the device"
+	expect_out "$T/third.log" "held by"
+	luoctl status >/dev/null || fail "the first luod stopped serving"
+}
+
+test_stale_socket_is_replaced() {
+	# A luod killed with SIGKILL leaves its socket behind; the next one starts.
+	luod_start
+	kill -9 "$LUOD_PID"
+	wait "$LUOD_PID" 2>/dev/null
+	[ -S "$LUOD_SOCKET" ] || fail "no stale socket to test with"
+	luod_start
+	[ "$(stat -c %a "$LUOD_SOCKET")" = 666 ] || fail "socket mode is $(stat -c %a "$LUOD_SOCKET")"
+}
+
+test_no_luo_serves_status() {
+	kill "$FAKE_PID"; wait "$FAKE_PID" 2>/dev/null
+	"$FAKE" --socket "$LUO_FAKE_SOCKET" --no-luo >"$T/kernel.log" 2>&1 &
+	FAKE_PID=$!
+	sleep 0.3
+	luod_start
+	luoctl status >"$T/s.out" || fail "status failed"
+	expect_out "$T/s.out" "CONFIG_LIVEUPDATE"
+	luoctl kexec >"$T/k.out" 2>&1 && fail "kexec without LUO accepted"
+	expect_out "$T/k.out" "ENODEV"
+}
