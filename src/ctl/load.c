@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Owns load and unload: luoctl opens the kernel image and the initrds as
+ * the calling user, builds the command line (cmdline.c), warns when the
+ * next kernel could not live-update again, and passes the fds to luod.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmdline.h"
+#include "ctl.h"
+#include "util.h"
+
+#define PROC_CMDLINE_MAX 65536
+#define MAX_INITRDS (LUO_PROTO_MAX_FDS - 1)
+#define MAX_APPENDS 64
+
+struct fdset {
+	int fd[LUO_PROTO_MAX_FDS];
+	size_t n;
+};
+
+static void fdset_close(struct fdset *s)
+{
+	close_fds(s->fd, s->n);
+	s->n = 0;
+}
+
+/* Read /proc/cmdline, without its newline. */
+static int read_proc_cmdline(char **out)
+{
+	_cleanup_close_ int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+
+	if (fd < 0)
+		return -errno;
+	buf = malloc(PROC_CMDLINE_MAX);
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n = read(fd, buf + len, PROC_CMDLINE_MAX - 1 - len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		len += n;
+		if (len == PROC_CMDLINE_MAX - 1)
+			return -EFBIG;
+	}
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\0'))
+		len--;
+	buf[len] = '\0';
+	*out = steal_ptr(&buf);
+	return 0;
+}
+
+/* Open @path for luod; its absolute name goes into @names for display. */
+static int open_image(struct ctl *ctl, struct fdset *fds, const char *path, struct json_object **name)
+{
+	char abs[PATH_MAX];
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ctl_error(ctl, "cannot open %s: %m", path);
+		return CTL_EXIT_FAILED;
+	}
+	fds->fd[fds->n++] = fd;
+	*name = json_object_new_string(realpath(path, abs) ? abs : path);
+	return CTL_EXIT_OK;
+}
+
+static void warn_luo(struct ctl *ctl, const char *cmdline)
+{
+	int missing = cmdline_luo_missing(cmdline);
+
+	if (missing <= 0)
+		return;
+	ctl_error(ctl, "warning: the command line lacks %s: the new kernel will not be able to live-update again",
+		  missing == (CMDLINE_NO_LIVEUPDATE | CMDLINE_NO_KHO) ? "liveupdate=on and kho=on" :
+		  missing == CMDLINE_NO_LIVEUPDATE ? "liveupdate=on" : "kho=on");
+	ctl_hint("add --append '%s'%s",
+		 missing == (CMDLINE_NO_LIVEUPDATE | CMDLINE_NO_KHO) ? "liveupdate=on kho=on" :
+		 missing == CMDLINE_NO_LIVEUPDATE ? "liveupdate=on" : "kho=on",
+		 missing & CMDLINE_NO_KHO ? " (kho=on is not needed by a kernel built with "
+					    "CONFIG_KEXEC_HANDOVER_ENABLE_DEFAULT=y)" : "");
+}
+
+static void print_loaded(struct json_object *reply, struct json_object *req)
+{
+	struct json_object *initrds;
+	const char *s;
+	char buf[64];
+	int64_t n;
+
+	s = luo_msg_string(req, "kernel");
+	if (luo_msg_int(reply, "size", &n) == 0)
+		ctl_kv("kernel", "%s (%s)", s, ctl_format_size(buf, sizeof(buf), n));
+	else
+		ctl_kv("kernel", "%s", s);
+	if (json_object_object_get_ex(req, "initrds", &initrds)) {
+		for (size_t i = 0; i < json_object_array_length(initrds); i++)
+			ctl_kv("initrd", "%s", json_object_get_string(json_object_array_get_idx(initrds, i)));
+		if (json_object_array_length(initrds) > 1 && luo_msg_int(reply, "initrd_size", &n) == 0)
+			ctl_kv("initrd size", "%s, concatenated", ctl_format_size(buf, sizeof(buf), n));
+	}
+	s = luo_msg_string(reply, "sha256");
+	if (s)
+		ctl_kv("sha256", "%s", s);
+	s = luo_msg_string(reply, "cmdline");
+	ctl_kv("cmdline", "%s", s ? s : luo_msg_string(req, "cmdline"));
+	if (luo_msg_bool(reply, "dry_run"))
+		printf("dry run: luod checked the files, nothing was loaded\n");
+	else
+		printf("loaded: 'luoctl kexec' runs the live update into it\n");
+}
+
+/**
+ * cmd_load() - luoctl load KERNEL [--initrd FILE]... [--reuse-cmdline]
+ *              [--cmdline STR] [--append STR]... [--dry-run].
+ * @ctl: the invocation
+ * @argc: argument count
+ * @argv: the arguments
+ *
+ * Return: a CTL_EXIT_* code.
+ */
+int cmd_load(struct ctl *ctl, int argc, char **argv)
+{
+	enum { OPT_REUSE = CTL_OPT_CMD, OPT_DRY_RUN };
+	static const struct option longopts[] = {
+		{ "initrd", required_argument, NULL, 'i' },
+		{ "cmdline", required_argument, NULL, 'c' },
+		{ "append", required_argument, NULL, 'a' },
+		{ "reuse-cmdline", no_argument, NULL, OPT_REUSE },
+		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+		CTL_COMMON_OPTIONS,
+		{},
+	};
+	__attribute__((cleanup(fdset_close))) struct fdset fds = {};
+	_cleanup_json_ struct json_object *req = NULL, *reply = NULL;
+	_cleanup_free_ char *proc = NULL, *cmdline = NULL;
+	const char *initrd[MAX_INITRDS], *append[MAX_APPENDS];
+	size_t n_initrd = 0, n_append = 0;
+	struct cmdline_args ca = {};
+	struct json_object *names, *name;
+	bool reuse = false, dry_run = false;
+	int c, r;
+
+	while ((c = ctl_getopt(ctl, argc, argv, "i:c:a:", longopts)) != -1) {
+		switch (c) {
+		case CTL_OPT_EXIT:
+			return ctl->exit_code;
+		case 'i':
+			if (n_initrd == MAX_INITRDS)
+				return ctl_usage_error(ctl, "at most %d initrds", MAX_INITRDS);
+			initrd[n_initrd++] = optarg;
+			break;
+		case 'c':
+			ca.base = optarg;
+			break;
+		case 'a':
+			if (n_append == MAX_APPENDS)
+				return ctl_usage_error(ctl, "at most %d --append", MAX_APPENDS);
+			append[n_append++] = optarg;
+			break;
+		case OPT_REUSE:
+			reuse = true;
+			break;
+		case OPT_DRY_RUN:
+			dry_run = true;
+			break;
+		}
+	}
+	if (optind >= argc)
+		return ctl_usage_error(ctl, "which kernel? give the image's path");
+	if (optind + 1 < argc)
+		return ctl_usage_error(ctl, "unexpected argument '%s' (initrds go after --initrd)", argv[optind + 1]);
+	if (reuse && ca.base)
+		return ctl_usage_error(ctl, "--cmdline and --reuse-cmdline exclude each other");
+
+	if (reuse) {
+		r = read_proc_cmdline(&proc);
+		if (r < 0) {
+			ctl_error(ctl, "cannot read /proc/cmdline: %s", strerror(-r));
+			return CTL_EXIT_FAILED;
+		}
+		ca.base = proc;
+		ca.drop_boot_image = true;
+	}
+	ca.append = append;
+	ca.n_append = n_append;
+	r = cmdline_build(&ca, &cmdline);
+	if (r == -EINVAL)
+		return ctl_usage_error(ctl, "the command line has an unbalanced double quote");
+	if (r < 0)
+		return ctl_fail(ctl, r);
+	warn_luo(ctl, cmdline);
+
+	req = ctl_cmd_new("LOAD");
+	names = json_object_new_array();
+	if (!req || !names) {
+		json_object_put(names);
+		return ctl_fail(ctl, -ENOMEM);
+	}
+	json_object_object_add(req, "initrds", names);
+	r = open_image(ctl, &fds, argv[optind], &name);
+	if (r != CTL_EXIT_OK)
+		return r;
+	json_object_object_add(req, "kernel", name);
+	for (size_t i = 0; i < n_initrd; i++) {
+		r = open_image(ctl, &fds, initrd[i], &name);
+		if (r != CTL_EXIT_OK)
+			return r;
+		json_object_array_add(names, name);
+	}
+	json_object_object_add(req, "cmdline", json_object_new_string(cmdline));
+	json_object_object_add(req, "dry_run", json_object_new_boolean(dry_run));
+
+	r = ctl_request(ctl, req, fds.fd, fds.n, &reply);
+	if (r != CTL_EXIT_OK)
+		return r;
+	if (ctl->json)
+		ctl_print_reply_json(reply);
+	else
+		print_loaded(reply, req);
+	return CTL_EXIT_OK;
+}
+
+/**
+ * cmd_unload() - luoctl unload.
+ * @ctl: the invocation
+ * @argc: argument count
+ * @argv: the arguments
+ *
+ * Return: a CTL_EXIT_* code.
+ */
+int cmd_unload(struct ctl *ctl, int argc, char **argv)
+{
+	_cleanup_json_ struct json_object *req = NULL, *reply = NULL;
+	int r;
+
+	r = ctl_parse_no_args(ctl, argc, argv);
+	if (r >= 0)
+		return r;
+	req = ctl_cmd_new("UNLOAD");
+	if (!req)
+		return ctl_fail(ctl, -ENOMEM);
+	r = ctl_request(ctl, req, NULL, 0, &reply);
+	if (r != CTL_EXIT_OK)
+		return r;
+	if (ctl->json)
+		ctl_print_reply_json(reply);
+	else
+		printf("unloaded: no kernel is staged for kexec\n");
+	return CTL_EXIT_OK;
+}

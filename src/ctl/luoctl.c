@@ -1,0 +1,581 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * luoctl's entry point and its edge: global options, the command table,
+ * option parsing shared by the commands, the socket choice, and every
+ * message for people about errors (luod's refusals, an unreachable luod,
+ * usage), with hints. Also the version command.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "ctl.h"
+#include "util.h"
+
+static const struct ctl_cmd commands[] = {
+	{ "status", "", "show the state of luod, LUO and the loaded kernel", cmd_status },
+	{ "list", "", "list subscribed clients and carried-over sessions", cmd_list },
+	{ "load", "KERNEL [--initrd FILE]... [--reuse-cmdline] [--cmdline STR] [--append STR]... [--dry-run]",
+	  "load the kernel to live-update into", cmd_load },
+	{ "unload", "", "unload the loaded kernel", cmd_unload },
+	{ "kexec", "[--timeout SECONDS] [--force]", "run a live update and follow it", cmd_kexec },
+	{ "abort", "[--reason TEXT]", "abort the update being prepared", cmd_abort },
+	{ "release", "ID", "discard a carried-over session", cmd_release },
+	{ "version", "", "show the versions of luoctl and luod", cmd_version },
+};
+
+static const struct ctl_cmd *cmd_find(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: luoctl [--socket PATH] [--json] COMMAND [ARGS]\n"
+		   "       luoctl -h|--help | --version\n\n"
+		   "Control luod, the live update agent.\n\nCommands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(f, "  %-9s%s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\nOptions:\n"
+		   "  --socket PATH  luod's socket (default: $LUOD_SOCKET, else %s)\n"
+		   "  --json         print JSON for scripts\n"
+		   "  -h, --help     show this help ('luoctl COMMAND --help' for a command)\n"
+		   "  --version      show the versions of luoctl and luod\n\n"
+		   "Exit status: 0 success, 1 failed, 2 usage error, 3 luod unreachable.\n",
+		LUOD_DEFAULT_SOCKET);
+}
+
+/**
+ * ctl_cmd_help() - print the synopsis of the running command.
+ * @ctl: the invocation
+ */
+void ctl_cmd_help(const struct ctl *ctl)
+{
+	const struct ctl_cmd *cmd = cmd_find(ctl->cmd);
+
+	if (!cmd)
+		return;
+	printf("Usage: luoctl [--socket PATH] [--json] %s%s%s\n\n%s.\nSee luoctl(8).\n", cmd->name,
+	       *cmd->args ? " " : "", cmd->args, cmd->help);
+}
+
+static void vmessage(const struct ctl *ctl, const char *fmt, va_list ap)
+{
+	fputs("luoctl: ", stderr);
+	if (ctl && ctl->cmd)
+		fprintf(stderr, "%s: ", ctl->cmd);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+/**
+ * ctl_error() - print "luoctl: COMMAND: message" on stderr.
+ * @ctl: the invocation
+ * @fmt: printf format
+ */
+void ctl_error(const struct ctl *ctl, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmessage(ctl, fmt, ap);
+	va_end(ap);
+}
+
+/**
+ * ctl_hint() - print a hint line on stderr, after an error or a warning.
+ * @fmt: printf format
+ */
+void ctl_hint(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("hint: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/**
+ * ctl_usage_error() - report a usage error.
+ * @ctl: the invocation
+ * @fmt: printf format
+ *
+ * Return: CTL_EXIT_USAGE.
+ */
+int ctl_usage_error(const struct ctl *ctl, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmessage(ctl, fmt, ap);
+	va_end(ap);
+	if (ctl && ctl->cmd)
+		fprintf(stderr, "Try 'luoctl %s --help'.\n", ctl->cmd);
+	else
+		fputs("Try 'luoctl --help'.\n", stderr);
+	return CTL_EXIT_USAGE;
+}
+
+/**
+ * ctl_getopt() - getopt_long() for a command, handling the shared options.
+ * @ctl: the invocation
+ * @argc: argument count, argv[0] being the command word
+ * @argv: the arguments
+ * @shortopts: the command's short options (no leading '+' or ':')
+ * @longopts: the command's long options, ended by CTL_COMMON_OPTIONS and {}
+ *
+ * --json, --socket and -h/--help are accepted after the command too.
+ *
+ * Return: the next option of the command, -1 after the last one, or
+ * CTL_OPT_EXIT when luoctl should stop with ctl->exit_code.
+ */
+int ctl_getopt(struct ctl *ctl, int argc, char **argv, const char *shortopts, const struct option *longopts)
+{
+	char opts[64];
+	int c;
+
+	snprintf(opts, sizeof(opts), ":h%s", shortopts);
+	opterr = 0;
+	c = getopt_long(argc, argv, opts, longopts, NULL);
+	switch (c) {
+	case 'h':
+		ctl_cmd_help(ctl);
+		ctl->exit_code = CTL_EXIT_OK;
+		return CTL_OPT_EXIT;
+	case CTL_OPT_JSON:
+		ctl->json = true;
+		return ctl_getopt(ctl, argc, argv, shortopts, longopts);
+	case CTL_OPT_SOCKET:
+		ctl->socket = optarg;
+		ctl->socket_origin = "--socket";
+		return ctl_getopt(ctl, argc, argv, shortopts, longopts);
+	case ':':
+		ctl->exit_code = ctl_usage_error(ctl, "option '%s' needs an argument", argv[optind - 1]);
+		return CTL_OPT_EXIT;
+	case '?':
+		if (optopt)
+			ctl->exit_code = ctl_usage_error(ctl, "unknown option '-%c'", optopt);
+		else
+			ctl->exit_code = ctl_usage_error(ctl, "unknown option '%s'", argv[optind - 1]);
+		return CTL_OPT_EXIT;
+	default:
+		return c;
+	}
+}
+
+/**
+ * ctl_parse_no_args() - parse the options of a command that takes none.
+ * @ctl: the invocation
+ * @argc: argument count, argv[0] being the command word
+ * @argv: the arguments
+ *
+ * Return: -1 to go on, or the exit code to stop with.
+ */
+int ctl_parse_no_args(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option longopts[] = { CTL_COMMON_OPTIONS, {} };
+	int c;
+
+	while ((c = ctl_getopt(ctl, argc, argv, "", longopts)) != -1) {
+		if (c == CTL_OPT_EXIT)
+			return ctl->exit_code;
+	}
+	if (optind < argc)
+		return ctl_usage_error(ctl, "unexpected argument '%s'", argv[optind]);
+	return -1;
+}
+
+/**
+ * ctl_connect() - open the connection to luod if not open yet.
+ * @ctl: the invocation
+ *
+ * Return: 0 or -errno (nothing printed).
+ */
+int ctl_connect(struct ctl *ctl)
+{
+	int r;
+
+	if (ctl->connected)
+		return 0;
+	r = ctl_conn_open(&ctl->conn, ctl->socket);
+	if (r < 0)
+		return r;
+	ctl->connected = true;
+	return 0;
+}
+
+/**
+ * ctl_report_transport() - say that luod could not be talked to.
+ * @ctl: the invocation
+ * @err: negative errno from connecting, sending or receiving
+ *
+ * Return: CTL_EXIT_UNREACHABLE.
+ */
+int ctl_report_transport(const struct ctl *ctl, int err)
+{
+	switch (-err) {
+	case ENOENT:
+	case ECONNREFUSED:
+	case ENOTDIR:
+		ctl_error(ctl, "cannot reach luod at %s: %s", ctl->socket, strerror(-err));
+		ctl_hint("is luod running? (socket from %s; --socket or $LUOD_SOCKET choose another)",
+			 ctl->socket_origin);
+		break;
+	case EACCES:
+	case EPERM:
+		ctl_error(ctl, "cannot reach luod at %s: %s", ctl->socket, strerror(-err));
+		ctl_hint("this user may not open the socket or its directory");
+		break;
+	case ECONNRESET:
+	case EPIPE:
+		ctl_error(ctl, "luod closed the connection (%s) before answering", ctl->socket);
+		ctl_hint("see luod's log");
+		break;
+	case ETIMEDOUT:
+		ctl_error(ctl, "no reply from luod (%s) within %d seconds", ctl->socket,
+			  CTL_REPLY_TIMEOUT_MS / 1000);
+		break;
+	case EBADMSG:
+	case EPROTO:
+	case EMSGSIZE:
+		ctl_error(ctl, "luod (%s) sent a malformed message: %s", ctl->socket, strerror(-err));
+		break;
+	default:
+		ctl_error(ctl, "cannot talk to luod at %s: %s", ctl->socket, strerror(-err));
+		break;
+	}
+	return CTL_EXIT_UNREACHABLE;
+}
+
+/**
+ * ctl_fail() - report a local failure that is not luod's.
+ * @ctl: the invocation
+ * @err: negative errno
+ *
+ * Return: CTL_EXIT_FAILED.
+ */
+int ctl_fail(const struct ctl *ctl, int err)
+{
+	ctl_error(ctl, "%s", strerror(-err));
+	return CTL_EXIT_FAILED;
+}
+
+/* Hints after luod refused a command; cmd NULL matches any command. */
+static const struct {
+	const char *cmd;
+	int err;
+	const char *hint;
+} reply_hints[] = {
+	{ "kexec", ENOEXEC, "no kernel is loaded: run 'luoctl load KERNEL' first (or --force: reboot() decides)" },
+	{ "kexec", ENOTEMPTY,
+	  "sessions from the last update are unclaimed ('luoctl list'): let their clients claim them, "
+	  "discard one with 'luoctl release ID', or discard all with --force" },
+	{ "kexec", EBUSY, "an update is already running: 'luoctl status' shows it, 'luoctl abort' stops it" },
+	{ "kexec", ENODEV, "the running kernel was not booted with liveupdate=on and kho=on ('luoctl status')" },
+	{ "abort", ENOENT, "'luoctl status' shows whether an update is running" },
+	{ "release", ENOENT, "'luoctl list' shows the carried-over sessions" },
+	{ "release", EBUSY, "its client holds it and finishes it with DONE" },
+	{ "load", ENOEXEC, "x86 needs a 64-bit bzImage built with CONFIG_RELOCATABLE (see dmesg)" },
+	{ "load", ETXTBSY, "the file is open for writing: wait until it is written" },
+	{ "load", EADDRNOTAVAIL, "no room in the KHO scratch area for this image" },
+	{ "load", EKEYREJECTED, "signatures are enforced and the image's was rejected" },
+	{ "load", ENOKEY, "signatures are enforced and the image's key is unknown" },
+	{ "load", ENODATA, "signatures are enforced and the image is not signed" },
+	{ "load", EBADMSG, "signatures are enforced and the image's signature is malformed" },
+	{ "load", EPERM, "running as root: check kernel.kexec_load_disabled, lockdown and signatures" },
+};
+
+/**
+ * ctl_report_reply() - say that luod refused the command, with a hint.
+ * @ctl: the invocation
+ * @reply: luod's {"ok":false,...} reply
+ *
+ * Return: CTL_EXIT_FAILED.
+ */
+int ctl_report_reply(const struct ctl *ctl, struct json_object *reply)
+{
+	const char *text = luo_msg_string(reply, "error");
+	const char *name = luo_msg_string(reply, "errname");
+	int64_t err = 0;
+
+	luo_msg_int(reply, "errno", &err);
+	if (!name && err > 0)
+		name = luo_errno_name((int)err);
+	ctl_error(ctl, "%s (%s)", text ? text : "failed", name ? name : "E?");
+
+	if (err == EPERM && geteuid() != 0) {
+		ctl_hint("this command needs root: run it as root");
+		return CTL_EXIT_FAILED;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(reply_hints); i++) {
+		if (reply_hints[i].err == err && (!reply_hints[i].cmd || strcmp(reply_hints[i].cmd, ctl->cmd) == 0)) {
+			ctl_hint("%s", reply_hints[i].hint);
+			break;
+		}
+	}
+	return CTL_EXIT_FAILED;
+}
+
+/**
+ * ctl_request() - run one command against luod and report any failure.
+ * @ctl: the invocation
+ * @cmd: the command
+ * @fds: fds to pass with it
+ * @n_fds: their number
+ * @reply: receives the successful reply (caller puts it)
+ *
+ * Return: CTL_EXIT_OK with @reply set, or the exit code after the error
+ * was reported.
+ */
+int ctl_request(struct ctl *ctl, struct json_object *cmd, const int *fds, size_t n_fds,
+		struct json_object **reply)
+{
+	_cleanup_json_ struct json_object *msg = NULL;
+	int r;
+
+	r = ctl_connect(ctl);
+	if (r < 0)
+		return ctl_report_transport(ctl, r);
+	r = ctl_conn_call(&ctl->conn, cmd, fds, n_fds, &msg, CTL_REPLY_TIMEOUT_MS);
+	if (r < 0)
+		return ctl_report_transport(ctl, r);
+	if (!luo_msg_bool(msg, "ok"))
+		return ctl_report_reply(ctl, msg);
+	*reply = steal_ptr(&msg);
+	return CTL_EXIT_OK;
+}
+
+/**
+ * ctl_cmd_new() - a new command message {"cmd":NAME}.
+ * @name: the command
+ *
+ * Return: the message, or NULL without memory.
+ */
+struct json_object *ctl_cmd_new(const char *name)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (o)
+		json_object_object_add(o, "cmd", json_object_new_string(name));
+	return o;
+}
+
+/**
+ * ctl_print_json() - print a JSON value, indented, on stdout.
+ * @obj: the value
+ */
+void ctl_print_json(struct json_object *obj)
+{
+	puts(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+							 JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+/**
+ * ctl_print_reply_json() - print a successful reply without its "ok".
+ * @reply: the reply (modified)
+ */
+void ctl_print_reply_json(struct json_object *reply)
+{
+	json_object_object_del(reply, "ok");
+	ctl_print_json(reply);
+}
+
+/**
+ * ctl_kv() - print "key:" padded to CTL_KEY_WIDTH, then the value.
+ * @key: the key, without the colon
+ * @fmt: printf format of the value
+ */
+void ctl_kv(const char *key, const char *fmt, ...)
+{
+	char label[64];
+	va_list ap;
+
+	snprintf(label, sizeof(label), "%s:", key);
+	printf("%-*s", CTL_KEY_WIDTH, label);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+/**
+ * ctl_format_size() - "812 bytes" or "12345678 bytes, 11.8 MiB".
+ * @buf: where to write
+ * @len: its size
+ * @n: the size in bytes
+ *
+ * Return: @buf.
+ */
+const char *ctl_format_size(char *buf, size_t len, int64_t n)
+{
+	if (n >= 1024 * 1024)
+		snprintf(buf, len, "%" PRId64 " bytes, %.1f MiB", n, n / (1024.0 * 1024.0));
+	else
+		snprintf(buf, len, "%" PRId64 " bytes", n);
+	return buf;
+}
+
+/**
+ * ctl_format_duration() - "850ms", "12.3s", "2m05s" or "1h02m".
+ * @buf: where to write
+ * @len: its size
+ * @ms: the duration; negative counts as 0
+ *
+ * Return: @buf.
+ */
+const char *ctl_format_duration(char *buf, size_t len, int64_t ms)
+{
+	if (ms < 0)
+		ms = 0;
+	if (ms < 1000)
+		snprintf(buf, len, "%dms", (int)ms);
+	else if (ms < 60000)
+		snprintf(buf, len, "%d.%ds", (int)(ms / 1000), (int)(ms % 1000 / 100));
+	else if (ms < 3600000)
+		snprintf(buf, len, "%dm%02ds", (int)(ms / 60000), (int)(ms % 60000 / 1000));
+	else
+		snprintf(buf, len, "%dh%02dm", (int)(ms / 3600000), (int)(ms % 3600000 / 60000));
+	return buf;
+}
+
+/**
+ * cmd_version() - luoctl version: this program's version and luod's.
+ * @ctl: the invocation
+ * @argc: argument count
+ * @argv: the arguments
+ *
+ * Return: CTL_EXIT_OK, also when luod is not reachable (that is said).
+ */
+int cmd_version(struct ctl *ctl, int argc, char **argv)
+{
+	_cleanup_json_ struct json_object *req = NULL, *reply = NULL;
+	const char *daemon = NULL;
+	int64_t proto = -1;
+	int r;
+
+	r = ctl_parse_no_args(ctl, argc, argv);
+	if (r >= 0)
+		return r;
+
+	req = ctl_cmd_new("VERSION");
+	if (!req)
+		return ctl_fail(ctl, -ENOMEM);
+	r = ctl_connect(ctl);
+	if (r == 0)
+		r = ctl_conn_call(&ctl->conn, req, NULL, 0, &reply, CTL_REPLY_TIMEOUT_MS);
+	if (r == 0 && luo_msg_bool(reply, "ok")) {
+		daemon = luo_msg_string(reply, "daemon");
+		luo_msg_int(reply, "version", &proto);
+	}
+
+	if (ctl->json) {
+		_cleanup_json_ struct json_object *out = json_object_new_object();
+		struct json_object *d = NULL;
+
+		if (!out)
+			return ctl_fail(ctl, -ENOMEM);
+		json_object_object_add(out, "luoctl", json_object_new_string(PACKAGE_VERSION));
+		json_object_object_add(out, "protocol", json_object_new_int(LUO_PROTO_VERSION));
+		if (daemon) {
+			d = json_object_new_object();
+			json_object_object_add(d, "daemon", json_object_new_string(daemon));
+			json_object_object_add(d, "version", json_object_new_int64(proto));
+		}
+		json_object_object_add(out, "luod", d);
+		ctl_print_json(out);
+		return CTL_EXIT_OK;
+	}
+
+	printf("luoctl %s (protocol %d)\n", PACKAGE_VERSION, LUO_PROTO_VERSION);
+	if (daemon)
+		printf("luod   %s (protocol %lld)\n", daemon, (long long)proto);
+	else if (r < 0)
+		printf("luod   not reachable at %s: %s\n", ctl->socket, strerror(-r));
+	else
+		printf("luod   did not say its version\n");
+	if (daemon && proto != LUO_PROTO_VERSION)
+		ctl_error(ctl, "warning: luod speaks protocol %lld, luoctl %d", (long long)proto,
+			  LUO_PROTO_VERSION);
+	return CTL_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, CTL_OPT_SOCKET },
+		{ "json", no_argument, NULL, CTL_OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, CTL_OPT_VERSION },
+		{},
+	};
+	static char *version_argv[] = { "version", NULL };
+	struct ctl ctl = { .socket = LUOD_DEFAULT_SOCKET, .socket_origin = "the default" };
+	const struct ctl_cmd *cmd;
+	const char *env;
+	int c, r;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	env = getenv("LUOD_SOCKET");
+	if (env && *env) {
+		ctl.socket = env;
+		ctl.socket_origin = "$LUOD_SOCKET";
+	}
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case CTL_OPT_SOCKET:
+			ctl.socket = optarg;
+			ctl.socket_origin = "--socket";
+			break;
+		case CTL_OPT_JSON:
+			ctl.json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return CTL_EXIT_OK;
+		case CTL_OPT_VERSION:
+			cmd = cmd_find("version");
+			argc = 1;
+			argv = version_argv;
+			goto run;
+		case ':':
+			return ctl_usage_error(NULL, "option '%s' needs an argument", argv[optind - 1]);
+		default:
+			if (optopt)
+				return ctl_usage_error(NULL, "unknown option '-%c'", optopt);
+			return ctl_usage_error(NULL, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return ctl_usage_error(NULL, "no command given");
+	cmd = cmd_find(argv[optind]);
+	if (!cmd)
+		return ctl_usage_error(NULL, "unknown command '%s'", argv[optind]);
+	argc -= optind;
+	argv += optind;
+
+run:
+	ctl.cmd = cmd->name;
+	optind = 0; /* glibc: start the command's parse afresh */
+	r = cmd->run(&ctl, argc, argv);
+
+	if (ctl.connected)
+		luo_conn_release(&ctl.conn);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		ctl_error(&ctl, "writing the output failed: %m");
+		if (r == CTL_EXIT_OK)
+			r = CTL_EXIT_FAILED;
+	}
+	return r;
+}

@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Owns the commands that read or tidy luod's state: status (aligned
+ * key: value lines), list (tables of clients and carried-over sessions),
+ * and release (discard a carried-over session).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl.h"
+#include "util.h"
+
+static struct json_object *member(struct json_object *o, const char *key, enum json_type type)
+{
+	struct json_object *v;
+
+	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, type))
+		return NULL;
+	return v;
+}
+
+static size_t array_len(struct json_object *o, const char *key)
+{
+	struct json_object *a = member(o, key, json_type_array);
+
+	return a ? json_object_array_length(a) : 0;
+}
+
+static void print_loaded(struct ctl *ctl, struct json_object *st)
+{
+	struct json_object *ld = member(st, "loaded", json_type_object);
+	struct json_object *initrds = member(ld, "initrds", json_type_array);
+	const char *s;
+	char buf[64];
+	int64_t n;
+
+	if (!ld) {
+		ctl_kv("kernel", "%s", luo_msg_bool(st, "kexec_loaded") ? "loaded, not by luod" : "not loaded");
+	} else {
+		s = luo_msg_string(ld, "kernel");
+		if (luo_msg_int(ld, "size", &n) == 0)
+			ctl_kv("kernel", "%s (%s)", s ? s : "?", ctl_format_size(buf, sizeof(buf), n));
+		else
+			ctl_kv("kernel", "%s", s ? s : "?");
+		for (size_t i = 0; initrds && i < json_object_array_length(initrds); i++)
+			ctl_kv("initrd", "%s", json_object_get_string(json_object_array_get_idx(initrds, i)));
+		s = luo_msg_string(ld, "sha256");
+		if (s)
+			ctl_kv("sha256", "%s", s);
+		s = luo_msg_string(ld, "cmdline");
+		if (s)
+			ctl_kv("cmdline", "%s", s);
+		if (luo_msg_int(ld, "loaded_at", &n) == 0) {
+			time_t t = (time_t)n;
+			struct tm tm;
+			int64_t uid = -1;
+
+			strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %Z", localtime_r(&t, &tm));
+			if (luo_msg_int(ld, "loaded_by", &uid) == 0)
+				ctl_kv("loaded", "%s by uid %" PRId64, buf, uid);
+			else
+				ctl_kv("loaded", "%s", buf);
+		}
+	}
+	if (luo_msg_bool(st, "loaded_changed")) {
+		ctl_error(ctl, "warning: /sys/kernel/kexec_loaded disagrees with what luod loaded: "
+			       "the kernel image was loaded or unloaded behind luod's back");
+		ctl_hint("load it again with 'luoctl load' before 'luoctl kexec'");
+	}
+}
+
+static void print_update(struct json_object *st)
+{
+	struct json_object *up = member(st, "update", json_type_object);
+	int64_t elapsed = -1, left = -1, t, uid;
+	char a[32], b[32], by[32] = "";
+
+	if (!up) {
+		ctl_kv("update", "none in progress");
+		return;
+	}
+	/* luod says elapsed/remaining; protocol.md's started/deadline are monotonic ms. */
+	if (luo_msg_int(up, "elapsed_ms", &t) == 0)
+		elapsed = t;
+	else if (luo_msg_int(up, "started_ms", &t) == 0)
+		elapsed = ctl_now_ms() - t;
+	if (luo_msg_int(up, "remaining_ms", &t) == 0)
+		left = t;
+	else if (luo_msg_int(up, "deadline_ms", &t) == 0)
+		left = t - ctl_now_ms();
+	if (luo_msg_int(up, "requested_by", &uid) == 0)
+		snprintf(by, sizeof(by), ", requested by uid %" PRId64, uid);
+	if (elapsed >= 0 && left >= 0)
+		ctl_kv("update", "in progress for %s, deadline in %s%s", ctl_format_duration(a, sizeof(a), elapsed),
+		   ctl_format_duration(b, sizeof(b), left), by);
+	else if (elapsed >= 0)
+		ctl_kv("update", "in progress for %s%s", ctl_format_duration(a, sizeof(a), elapsed), by);
+	else
+		ctl_kv("update", "in progress%s", by);
+}
+
+static int fetch_status(struct ctl *ctl, struct json_object **reply)
+{
+	_cleanup_json_ struct json_object *req = ctl_cmd_new("STATUS");
+
+	if (!req)
+		return ctl_fail(ctl, -ENOMEM);
+	return ctl_request(ctl, req, NULL, 0, reply);
+}
+
+/**
+ * cmd_status() - luoctl status.
+ * @ctl: the invocation
+ * @argc: argument count
+ * @argv: the arguments
+ *
+ * Return: a CTL_EXIT_* code.
+ */
+int cmd_status(struct ctl *ctl, int argc, char **argv)
+{
+	_cleanup_json_ struct json_object *st = NULL;
+	struct json_object *luo;
+	const char *s, *err;
+	size_t n_sess, n_unclaimed = 0;
+	int64_t v;
+	int r;
+
+	r = ctl_parse_no_args(ctl, argc, argv);
+	if (r >= 0)
+		return r;
+	r = fetch_status(ctl, &st);
+	if (r != CTL_EXIT_OK)
+		return r;
+	if (ctl->json) {
+		ctl_print_reply_json(st);
+		return CTL_EXIT_OK;
+	}
+
+	s = luo_msg_string(st, "state");
+	ctl_kv("state", "%s", s ? s : "?");
+	if (luo_msg_int(st, "version", &v) == 0)
+		ctl_kv("protocol", "%" PRId64 " (luod %s)", v, luo_msg_string(st, "daemon") ?: "?");
+
+	luo = member(st, "luo", json_type_object);
+	err = luo_msg_string(luo, "error");
+	if (luo_msg_bool(luo, "available"))
+		ctl_kv("luo", "available");
+	else
+		ctl_kv("luo", "not available%s%s", err ? ": " : "", err ? err : "");
+
+	print_loaded(ctl, st);
+	if (luo_msg_int(st, "updates", &v) == 0)
+		ctl_kv("updates", "%" PRId64, v);
+	print_update(st);
+	ctl_kv("clients", "%zu", array_len(st, "clients"));
+
+	n_sess = array_len(st, "sessions");
+	for (size_t i = 0; i < n_sess; i++) {
+		struct json_object *x = json_object_array_get_idx(member(st, "sessions", json_type_array), i);
+
+		s = luo_msg_string(x, "state");
+		if (s && strcmp(s, "unclaimed") == 0)
+			n_unclaimed++;
+	}
+	if (n_sess)
+		ctl_kv("sessions", "%zu carried over, %zu unclaimed", n_sess, n_unclaimed);
+	else
+		ctl_kv("sessions", "0 carried over");
+	return CTL_EXIT_OK;
+}
+
+/* A cell from a member: strings as they are, numbers printed, null as "-". */
+static const char *cell(char *buf, size_t len, struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !v)
+		return "-";
+	if (json_object_is_type(v, json_type_string))
+		return json_object_get_string(v);
+	snprintf(buf, len, "%s", json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+	return buf;
+}
+
+static int print_table(struct json_object *arr, const char *const *headers,
+		       const char *const *keys, size_t n_cols)
+{
+	_cleanup_table_ struct ctl_table *t = ctl_table_new(n_cols, headers);
+
+	if (!t)
+		return -ENOMEM;
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		struct json_object *x = json_object_array_get_idx(arr, i);
+		char bufs[8][32];
+		const char *cells[8];
+
+		for (size_t k = 0; k < n_cols; k++)
+			cells[k] = cell(bufs[k], sizeof(bufs[k]), x, keys[k]);
+		if (ctl_table_add(t, cells) < 0)
+			return -ENOMEM;
+	}
+	ctl_table_print(t, "");
+	return 0;
+}
+
+/**
+ * cmd_list() - luoctl list.
+ * @ctl: the invocation
+ * @argc: argument count
+ * @argv: the arguments
+ *
+ * Return: a CTL_EXIT_* code.
+ */
+int cmd_list(struct ctl *ctl, int argc, char **argv)
+{
+	static const char *const client_hdr[] = { "ID", "PID", "UID", "STATE", "SESSION" };
+	static const char *const client_keys[] = { "id", "pid", "uid", "state", "session" };
+	static const char *const sess_hdr[] = { "ID", "UID", "SESSION", "STATE" };
+	static const char *const sess_keys[] = { "id", "uid", "session", "state" };
+	_cleanup_json_ struct json_object *st = NULL;
+	struct json_object *clients, *sessions;
+	int r;
+
+	r = ctl_parse_no_args(ctl, argc, argv);
+	if (r >= 0)
+		return r;
+	r = fetch_status(ctl, &st);
+	if (r != CTL_EXIT_OK)
+		return r;
+
+	clients = member(st, "clients", json_type_array);
+	sessions = member(st, "sessions", json_type_array);
+	if (ctl->json) {
+		_cleanup_json_ struct json_object *out = json_object_new_object();
+
+		if (!out)
+			return ctl_fail(ctl, -ENOMEM);
+		json_object_object_add(out, "clients", clients ? json_object_get(clients) : json_object_new_array());
+		json_object_object_add(out, "sessions",
+				       sessions ? json_object_get(sessions) : json_object_new_array());
+		ctl_print_json(out);
+		return CTL_EXIT_OK;
+	}
+
+	if (clients && json_object_array_length(clients) > 0) {
+		r = print_table(clients, client_hdr, client_keys, ARRAY_SIZE(client_hdr));
+	} else {
+		printf("no clients subscribed\n");
+	}
+	if (r == 0 && sessions && json_object_array_length(sessions) > 0) {
+		printf("\nsessions carried over from before the last update:\n");
+		r = print_table(sessions, sess_hdr, sess_keys, ARRAY_SIZE(sess_hdr));
+	}
+	if (r < 0)
+		return ctl_fail(ctl, r);
+	return CTL_EXIT_OK;
+}
+
+/**
+ * cmd_release() - luoctl release ID.
+ * @ctl: the invocation
+ * @argc: argument count
+ * @argv: the arguments
+ *
+ * Return: a CTL_EXIT_* code.
+ */
+int cmd_release(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option longopts[] = { CTL_COMMON_OPTIONS, {} };
+	_cleanup_json_ struct json_object *req = NULL, *reply = NULL;
+	const char *id;
+	int c, r;
+
+	while ((c = ctl_getopt(ctl, argc, argv, "", longopts)) != -1) {
+		if (c == CTL_OPT_EXIT)
+			return ctl->exit_code;
+	}
+	if (optind >= argc)
+		return ctl_usage_error(ctl, "which session? give the client's ID ('luoctl list' shows them)");
+	if (optind + 1 < argc)
+		return ctl_usage_error(ctl, "unexpected argument '%s'", argv[optind + 1]);
+	id = argv[optind];
+	if (!luo_id_valid(id))
+		return ctl_usage_error(ctl, "'%s' is not a client id", id);
+
+	req = ctl_cmd_new("RELEASE");
+	if (!req)
+		return ctl_fail(ctl, -ENOMEM);
+	json_object_object_add(req, "id", json_object_new_string(id));
+	r = ctl_request(ctl, req, NULL, 0, &reply);
+	if (r != CTL_EXIT_OK)
+		return r;
+	if (ctl->json)
+		ctl_print_reply_json(reply);
+	else
+		printf("released the session of %s: its preserved data is discarded\n", id);
+	return CTL_EXIT_OK;
+}
