@@ -45,7 +45,7 @@ fi
 
 unit_tests() {
 	local b=$1
-	for t in "$b"/tests/unit/test-protocol "$b"/src/client/test-client "$b"/src/ctl/test-cmdline; do
+	for t in "$b"/tests/unit/test-protocol "$b"/tests/unit/test-bzimage "$b"/src/client/test-client "$b"/src/ctl/test-cmdline; do
 		run_tap "$(basename "$t")${2:-}" "$t"
 	done
 	run_tap "fake-kernel${2:-}" tests/fake/test-fake.sh "$b"

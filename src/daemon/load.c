@@ -11,9 +11,11 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "bzimage.h"
 #include "daemon.h"
 #include "kexec.h"
 #include "log.h"
+#include "sha256.h"
 #include "util.h"
 
 #define CMDLINE_MAX 4096
@@ -77,8 +79,12 @@ struct json_object *load_handle(struct daemon *d, struct conn *c, struct json_ob
 	bool dry_run = luo_msg_bool(msg, "dry_run");
 	_cleanup_close_ int initrd = -1;
 	struct json_object *reply, *x, *names = NULL;
+	_cleanup_free_ uint8_t *head = NULL;
+	struct bzimage_info info;
 	off_t ksize = 0, isize = 0;
+	char sha[65];
 	const char *bad;
+	ssize_t n;
 	int r;
 
 	if (n_fds < 1)
@@ -90,6 +96,24 @@ struct json_object *load_handle(struct daemon *d, struct conn *c, struct json_ob
 	bad = check_file(fds[0], &ksize);
 	if (bad)
 		return luo_msg_error(EINVAL, "kernel image %s: %s", kernel ? kernel : "", bad);
+	head = malloc(BZIMAGE_PROBE_SIZE);
+	if (!head)
+		return luo_msg_error(ENOMEM, "out of memory");
+	n = pread(fds[0], head, BZIMAGE_PROBE_SIZE, 0);
+	if (n < 0)
+		return luo_msg_error(errno, "kernel image %s: cannot read: %m", kernel ? kernel : "");
+	r = bzimage_parse(head, n, ksize, &info, &bad);
+	if (r == 0)
+		r = bzimage_check_cmdline(&info, strlen(cmdline), &bad);
+	if (r == -EINVAL)
+		return luo_msg_error(EINVAL, "%s: %zu bytes given, this kernel takes at most %u",
+				     bad, strlen(cmdline), info.cmdline_size > BZIMAGE_CMDLINE_RESERVE + 1 ?
+				     info.cmdline_size - BZIMAGE_CMDLINE_RESERVE - 1 : 0);
+	if (r < 0)
+		return luo_msg_error(-r, "kernel image %s: %s", kernel ? kernel : "", bad);
+	r = sha256_fd(fds[0], sha);
+	if (r < 0)
+		return luo_msg_error(-r, "kernel image %s: cannot read: %s", kernel ? kernel : "", strerror(-r));
 	for (size_t i = 1; i < n_fds; i++) {
 		off_t sz;
 
@@ -119,6 +143,8 @@ struct json_object *load_handle(struct daemon *d, struct conn *c, struct json_ob
 			json_object_object_add(x, "initrds", json_object_get(names));
 		json_object_object_add(x, "cmdline", json_object_new_string(cmdline));
 		json_object_object_add(x, "size", json_object_new_int64(ksize));
+		json_object_object_add(x, "sha256", json_object_new_string(sha));
+		json_object_object_add(x, "version", json_object_new_string(info.version));
 		json_object_object_add(x, "initrd_size", json_object_new_int64(isize));
 		json_object_object_add(x, "loaded_at", json_object_new_int64(time(NULL)));
 		json_object_object_add(x, "loaded_by", json_object_new_int64(c->uid));
@@ -129,6 +155,9 @@ struct json_object *load_handle(struct daemon *d, struct conn *c, struct json_ob
 	reply = luo_msg_ok();
 	json_object_object_add(reply, "cmdline", json_object_new_string(cmdline));
 	json_object_object_add(reply, "size", json_object_new_int64(ksize));
+	json_object_object_add(reply, "sha256", json_object_new_string(sha));
+	json_object_object_add(reply, "version", json_object_new_string(info.version));
+	json_object_object_add(reply, "cmdline_max", json_object_new_int64(info.cmdline_size - BZIMAGE_CMDLINE_RESERVE - 1));
 	json_object_object_add(reply, "initrd_size", json_object_new_int64(isize));
 	json_object_object_add(reply, "dry_run", json_object_new_boolean(dry_run));
 	return reply;

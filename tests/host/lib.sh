@@ -84,9 +84,9 @@ wait_state() {
 	fail "client $1 never reached state $2"
 }
 
-# Stage a "kernel" (the fake accepts any readable file).
+# Stage a "kernel": a file with a valid x86 boot header (luod checks it).
 load_kernel() {
-	head -c 4096 /dev/urandom >"$T/bzImage"
+	python3 "$(dirname "${BASH_SOURCE[0]}")/make-bzimage.py" "$T/bzImage"
 	luoctl load "$T/bzImage" --cmdline "console=ttyS0 liveupdate=on kho=on" >/dev/null ||
 		fail "luoctl load failed"
 }
