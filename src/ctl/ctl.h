@@ -33,7 +33,7 @@ enum {
  * @socket: path of luod's socket
  * @json: --json: machine-readable output
  * @cmd: name of the running command, for messages
- * @socket_origin: where @socket came from, for messages
+ * @socket_origin: where @socket came from, for messages; NULL: the default
  * @conn: the connection to luod, once opened
  * @connected: whether @conn is open
  * @exit_code: set by ctl_getopt() when it returns CTL_OPT_EXIT
@@ -66,12 +66,14 @@ enum {
  * @name: the command word
  * @args: synopsis of its arguments, for --help
  * @help: one line saying what it does
+ * @options: its options, one per line, for --help; NULL if none
  * @run: runs it; returns a CTL_EXIT_* code; argv[0] is the command word
  */
 struct ctl_cmd {
 	const char *name;
 	const char *args;
 	const char *help;
+	const char *options;
 	int (*run)(struct ctl *ctl, int argc, char **argv);
 };
 
@@ -103,6 +105,7 @@ int ctl_parse_no_args(struct ctl *ctl, int argc, char **argv);
 int ctl_connect(struct ctl *ctl);
 int ctl_report_transport(const struct ctl *ctl, int err);
 int ctl_fail(const struct ctl *ctl, int err);
+const char *ctl_errname(const char *given, int64_t err);
 int ctl_report_reply(const struct ctl *ctl, struct json_object *reply);
 int ctl_request(struct ctl *ctl, struct json_object *cmd, const int *fds, size_t n_fds,
 		struct json_object **reply);

@@ -139,8 +139,7 @@ static void on_aborted(struct follow *f, struct json_object *ev)
 	char buf[1024], t[32];
 
 	luo_msg_int(ev, "errno", &err);
-	if (!name)
-		name = luo_errno_name((int)err);
+	name = ctl_errname(name, err);
 	ctl_format_duration(t, sizeof(t), ctl_now_ms() - f->t0);
 	if (err > 0)
 		ctl_error(f->ctl, "live update aborted after %s: %s (%s: %s)", t, reason ? reason : "no reason given",
@@ -149,7 +148,7 @@ static void on_aborted(struct follow *f, struct json_object *ev)
 		ctl_error(f->ctl, "live update aborted after %s: %s", t, reason ? reason : "no reason given");
 	if (ids && json_object_array_length(ids) > 0)
 		ctl_error(f->ctl, "clients at fault: %s", join_ids(buf, sizeof(buf), ids));
-	if (err == ETIMEDOUT)
+	if (err == ETIMEDOUT || err == ETIME)
 		ctl_hint("a client was not ready in time: '--timeout SECONDS' allows more");
 	if (f->phase == PHASE_REBOOTING)
 		ctl_hint("the kernel refused to reboot; the system runs on, its clients resume");

@@ -204,7 +204,6 @@ int cmd_load(struct ctl *ctl, int argc, char **argv)
 		return ctl_usage_error(ctl, "the command line has an unbalanced double quote");
 	if (r < 0)
 		return ctl_fail(ctl, r);
-	warn_luo(ctl, cmdline);
 
 	req = ctl_cmd_new("LOAD");
 	names = json_object_new_array();
@@ -223,6 +222,8 @@ int cmd_load(struct ctl *ctl, int argc, char **argv)
 			return r;
 		json_object_array_add(names, name);
 	}
+	warn_luo(ctl, cmdline);
+
 	json_object_object_add(req, "cmdline", json_object_new_string(cmdline));
 	json_object_object_add(req, "dry_run", json_object_new_boolean(dry_run));
 

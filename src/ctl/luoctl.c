@@ -18,15 +18,25 @@
 #include "util.h"
 
 static const struct ctl_cmd commands[] = {
-	{ "status", "", "show the state of luod, LUO and the loaded kernel", cmd_status },
-	{ "list", "", "list subscribed clients and carried-over sessions", cmd_list },
-	{ "load", "KERNEL [--initrd FILE]... [--reuse-cmdline] [--cmdline STR] [--append STR]... [--dry-run]",
-	  "load the kernel to live-update into", cmd_load },
-	{ "unload", "", "unload the loaded kernel", cmd_unload },
-	{ "kexec", "[--timeout SECONDS] [--force]", "run a live update and follow it", cmd_kexec },
-	{ "abort", "[--reason TEXT]", "abort the update being prepared", cmd_abort },
-	{ "release", "ID", "discard a carried-over session", cmd_release },
-	{ "version", "", "show the versions of luoctl and luod", cmd_version },
+	{ "status", "", "Show the state of luod, LUO and the loaded kernel", NULL, cmd_status },
+	{ "list", "", "List subscribed clients and carried-over sessions", NULL, cmd_list },
+	{ "load", "KERNEL [--initrd FILE]... [--reuse-cmdline | --cmdline STR] [--append STR]... [--dry-run]",
+	  "Load the kernel to live-update into; luoctl opens the files as the calling user",
+	  "  --initrd FILE     an initrd (repeatable: they are concatenated)\n"
+	  "  --cmdline STR     the new kernel's command line\n"
+	  "  --reuse-cmdline   start from /proc/cmdline, without BOOT_IMAGE=\n"
+	  "  --append STR      add parameters (repeatable); a parameter given twice keeps its last value\n"
+	  "  --dry-run         let luod check the files without loading them\n",
+	  cmd_load },
+	{ "unload", "", "Unload the loaded kernel", NULL, cmd_unload },
+	{ "kexec", "[--timeout SECONDS] [--force]", "Run a live update and follow it to the reboot",
+	  "  --timeout SECONDS how long clients have to become ready (default 30, at most 3600)\n"
+	  "  --force           go on without a loaded kernel, discard unclaimed sessions\n",
+	  cmd_kexec },
+	{ "abort", "[--reason TEXT]", "Abort the update being prepared",
+	  "  --reason TEXT     why, for the clients and the log\n", cmd_abort },
+	{ "release", "ID", "Discard the carried-over session of client ID", NULL, cmd_release },
+	{ "version", "", "Show the versions of luoctl and luod", NULL, cmd_version },
 };
 
 static const struct ctl_cmd *cmd_find(const char *name)
@@ -42,8 +52,11 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: luoctl [--socket PATH] [--json] COMMAND [ARGS]\n"
 		   "       luoctl -h|--help | --version\n\n"
 		   "Control luod, the live update agent.\n\nCommands:\n");
-	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		fprintf(f, "  %-9s%s\n", commands[i].name, commands[i].help);
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		const char *h = commands[i].help;
+
+		fprintf(f, "  %-9s%.*s\n", commands[i].name, (int)strcspn(h, ";"), h);
+	}
 	fprintf(f, "\nOptions:\n"
 		   "  --socket PATH  luod's socket (default: $LUOD_SOCKET, else %s)\n"
 		   "  --json         print JSON for scripts\n"
@@ -63,8 +76,11 @@ void ctl_cmd_help(const struct ctl *ctl)
 
 	if (!cmd)
 		return;
-	printf("Usage: luoctl [--socket PATH] [--json] %s%s%s\n\n%s.\nSee luoctl(8).\n", cmd->name,
-	       *cmd->args ? " " : "", cmd->args, cmd->help);
+	printf("Usage: luoctl [--socket PATH] [--json] %s%s%s\n\n%s.\n\nOptions:\n%s", cmd->name,
+	       *cmd->args ? " " : "", cmd->args, cmd->help, cmd->options ? cmd->options : "");
+	printf("  --json            print JSON for scripts\n"
+	       "  --socket PATH     luod's socket\n"
+	       "  -h, --help        show this help\n\nSee luoctl(8).\n");
 }
 
 static void vmessage(const struct ctl *ctl, const char *fmt, va_list ap)
@@ -228,8 +244,10 @@ int ctl_report_transport(const struct ctl *ctl, int err)
 	case ECONNREFUSED:
 	case ENOTDIR:
 		ctl_error(ctl, "cannot reach luod at %s: %s", ctl->socket, strerror(-err));
-		ctl_hint("is luod running? (socket from %s; --socket or $LUOD_SOCKET choose another)",
-			 ctl->socket_origin);
+		if (ctl->socket_origin)
+			ctl_hint("is luod running? (the socket path came from %s)", ctl->socket_origin);
+		else
+			ctl_hint("is luod running? (the default socket; --socket PATH or $LUOD_SOCKET choose another)");
 		break;
 	case EACCES:
 	case EPERM:
@@ -255,6 +273,24 @@ int ctl_report_transport(const struct ctl *ctl, int err)
 		break;
 	}
 	return CTL_EXIT_UNREACHABLE;
+}
+
+/**
+ * ctl_errname() - the name of an errno that luod sent.
+ * @given: luod's "errname", or NULL
+ * @err: luod's "errno"
+ *
+ * Return: @given, or the C library's name when luod did not know it.
+ */
+const char *ctl_errname(const char *given, int64_t err)
+{
+	const char *name = NULL;
+
+	if (given && strcmp(given, "E?") != 0)
+		return given;
+	if (err > 0 && err < INT32_MAX)
+		name = strerrorname_np((int)err);
+	return name ? name : given ? given : "E?";
 }
 
 /**
@@ -309,9 +345,7 @@ int ctl_report_reply(const struct ctl *ctl, struct json_object *reply)
 	int64_t err = 0;
 
 	luo_msg_int(reply, "errno", &err);
-	if (!name && err > 0)
-		name = luo_errno_name((int)err);
-	ctl_error(ctl, "%s (%s)", text ? text : "failed", name ? name : "E?");
+	ctl_error(ctl, "%s (%s)", text ? text : "failed", ctl_errname(name, err));
 
 	if (err == EPERM && geteuid() != 0) {
 		ctl_hint("this command needs root: run it as root");
@@ -376,6 +410,10 @@ struct json_object *ctl_cmd_new(const char *name)
  */
 void ctl_print_json(struct json_object *obj)
 {
+	if (json_object_is_type(obj, json_type_object) && json_object_object_length(obj) == 0) {
+		puts("{}");
+		return;
+	}
 	puts(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
 							 JSON_C_TO_STRING_NOSLASHESCAPE));
 }
@@ -519,8 +557,9 @@ int main(int argc, char **argv)
 		{},
 	};
 	static char *version_argv[] = { "version", NULL };
-	struct ctl ctl = { .socket = LUOD_DEFAULT_SOCKET, .socket_origin = "the default" };
+	struct ctl ctl = { .socket = LUOD_DEFAULT_SOCKET };
 	const struct ctl_cmd *cmd;
+	bool want_version = false;
 	const char *env;
 	int c, r;
 
@@ -545,10 +584,8 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return CTL_EXIT_OK;
 		case CTL_OPT_VERSION:
-			cmd = cmd_find("version");
-			argc = 1;
-			argv = version_argv;
-			goto run;
+			want_version = true;
+			break;
 		case ':':
 			return ctl_usage_error(NULL, "option '%s' needs an argument", argv[optind - 1]);
 		default:
@@ -556,6 +593,12 @@ int main(int argc, char **argv)
 				return ctl_usage_error(NULL, "unknown option '-%c'", optopt);
 			return ctl_usage_error(NULL, "unknown option '%s'", argv[optind - 1]);
 		}
+	}
+	if (want_version) {
+		cmd = cmd_find("version");
+		argc = 1;
+		argv = version_argv;
+		goto run;
 	}
 	if (optind >= argc)
 		return ctl_usage_error(NULL, "no command given");

@@ -82,15 +82,10 @@ static void print_update(struct json_object *st)
 		ctl_kv("update", "none in progress");
 		return;
 	}
-	/* luod says elapsed/remaining; protocol.md's started/deadline are monotonic ms. */
 	if (luo_msg_int(up, "elapsed_ms", &t) == 0)
 		elapsed = t;
-	else if (luo_msg_int(up, "started_ms", &t) == 0)
-		elapsed = ctl_now_ms() - t;
 	if (luo_msg_int(up, "remaining_ms", &t) == 0)
 		left = t;
-	else if (luo_msg_int(up, "deadline_ms", &t) == 0)
-		left = t - ctl_now_ms();
 	if (luo_msg_int(up, "requested_by", &uid) == 0)
 		snprintf(by, sizeof(by), ", requested by uid %" PRId64, uid);
 	if (elapsed >= 0 && left >= 0)
