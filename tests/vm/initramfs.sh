@@ -51,12 +51,18 @@ make_skeleton() {
 	echo "root:x:0:" >"$stage/etc/group"
 }
 
+# A static executable has no program interpreter (ldd says so).
+is_static() {
+	local out
+	out=$(LC_ALL=C ldd "$1" 2>&1 || true)
+	case $out in *"not a dynamic executable"* | *"statically linked"*) return 0 ;; esac
+	return 1
+}
+
 add_busybox() {
 	local bb applet
 	bb=$(command -v busybox) || die "busybox not found (apt-get install busybox-static)"
-	file -L "$bb" 2>/dev/null | grep -q 'statically linked' ||
-		ldd "$bb" 2>&1 | grep -q 'not a dynamic executable' ||
-		die "$bb is not static (apt-get install busybox-static)"
+	is_static "$bb" || die "$bb is not static (apt-get install busybox-static)"
 	cp "$bb" "$stage/bin/busybox"
 	for applet in $("$bb" --list); do
 		[ "$applet" = busybox ] && continue
@@ -129,8 +135,7 @@ add_project_bins() {
 			log "warning: no $name in $dir: the project scenarios will fail"
 			continue
 		fi
-		ldd "$f" 2>&1 | grep -qE 'not a dynamic executable|statically linked' ||
-			die "$f is dynamically linked; build it with -Dstatic_binaries=true"
+		is_static "$f" || die "$f is dynamically linked; build it with -Dstatic_binaries=true"
 		install -m 755 "$f" "$stage/usr/local/bin/$name"
 		log "$name from $f"
 	done

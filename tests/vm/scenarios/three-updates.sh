@@ -18,6 +18,8 @@ case $BOOT in
 	if [ "$BOOT" -gt 1 ]; then
 		luoctl list | grep -q unclaimed && { run luoctl list; fail verify "session still unclaimed on boot $BOOT"; }
 		kill -0 "$(demo_pid keeper)" 2>/dev/null || { demo_log keeper; fail verify "luo-demo run exited on boot $BOOT"; }
+		grep -q 'verified' "/run/demo.keeper.log" || { demo_log keeper; fail verify "luo-demo run did not verify the data on boot $BOOT"; }
+		grep 'verified' "/run/demo.keeper.log" | prefix
 	fi
 	expect_updates $((BOOT - 1))
 	luo_load

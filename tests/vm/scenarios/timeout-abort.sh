@@ -22,9 +22,10 @@ case $BOOT in
 	say "kexec refused after $((t1 - t0))s, naming the stuck client; still on boot 1"
 	[ $((t1 - t0)) -le 20 ] || fail check "the 5 s timeout took $((t1 - t0)) s"
 	run luoctl status || fail check "luod does not answer after the abort"
+	expect_no_sessions "LUO sessions still open after the aborted update"
+	grep -qi 'abort' /run/demo.stuck.log || { demo_log stuck; fail check "the stuck client was not told about the abort"; }
 	kill "$(demo_pid stuck)"
 	wait "$(demo_pid stuck)" 2>/dev/null
-	expect_no_sessions "LUO sessions still open after the aborted update"
 	wait_for_state good subscribed
 	luo_kexec_reboot --timeout 30
 	;;
