@@ -59,11 +59,11 @@ quiet_step "packing the VM's initramfs (tests/vm/initramfs.sh)" initramfs \
 	tests/vm/initramfs.sh --no-selftests -o "$work/initramfs.cgz" --bzimage "$bzimage" "$repo/build-static"
 command -v qemu-system-x86_64 >/dev/null || failed "qemu-system-x86_64 is missing"
 
-say "booting the VM (QEMU$( [ -e /dev/kvm ] || echo ", software emulation: slow")); the story follows"
+say "booting the VM (QEMU, software emulation); the story follows"
 echo
 
 # Stream the console: keep all of it in $console, show the story, note times.
-t_kexec='' t_boot2='' t_verified='' result='' guest_boot2_uptime='' guest_verified_uptime=''
+sum_before='' sum_after='' t_kexec='' t_boot2='' t_verified='' result='' guest_boot2_uptime='' guest_verified_uptime=''
 show() {
 	local line t
 	while IFS= read -r line; do
@@ -76,13 +76,17 @@ show() {
 		*"LUO-VM: BOOTED boot=2 "*) t_boot2=$t; guest_boot2_uptime=${line#*uptime=}; guest_boot2_uptime=${guest_boot2_uptime%% *} ;;
 		*"LUO-VM: VERIFIED "*) t_verified=$t; guest_verified_uptime=${line#*uptime=} ;;
 		*"LUO-VM: RESULT "*) [ -n "$result" ] || result=${line#*LUO-VM: RESULT } ;;
+		*"luo-demo["*"]: preserved "*"checksum "*) sum_before=${line##*checksum }; sum_before=${sum_before%%;*} ;;
+		*"luo-demo["*"]: verified "*"checksum "*) sum_after=${line##*checksum } ;;
 		esac
 		[ "$raw" = 1 ] && continue
 		case $line in
 		*"LUO-VM: DEMO STEP "*) echo; say "${line#*LUO-VM: DEMO STEP }" ;;
 		*"LUO-VM: DEMO "*) echo "${line#*LUO-VM: DEMO }" ;;
 		*"LUO-VM: RESULT fail"*) echo "${R}${line#*LUO-VM: }${N}" ;;
+		*"LUO-VM: luod | <"[67]">"*) ;;
 		*"LUO-VM: luod | "* | *"LUO-VM: demo "* | *"LUO-VM: | "*) echo "    ${line#*LUO-VM: }" ;;
+		*"luo-demo["*) echo "    [luo-demo] ${line#*luo-demo\[*\]: }" ;;
 		*"Kernel panic"* | *"BUG:"* | *"Oops"*) echo "${R}$line${N}" ;;
 		esac
 	done
@@ -107,7 +111,15 @@ fail*) failed "${result#fail }" ;;
 esac
 if [ -z "$t_kexec" ] || [ -z "$t_verified" ]; then failed "missing timing marks in the console"; fi
 
-say "timing (host clock; QEMU $( [ -e /dev/kvm ] && echo "with KVM" || echo "software emulation, no KVM: real hardware is much faster"))"
+say "the data"
+if [ -n "$sum_before" ]; then
+	echo "    checksum before the update: $sum_before"
+else
+	echo "    checksum before the update: (its console line was cut off by the reboot; the client's manifest carried it)"
+fi
+echo "    checksum after the update:  $sum_after  (every byte re-checked against the seeded pattern and the manifest)"
+if [ -n "$sum_before" ] && [ "$sum_before" != "$sum_after" ]; then failed "checksums differ"; fi
+say "timing (host clock; QEMU software emulation, no KVM: real hardware is much faster)"
 echo "    luoctl kexec -> new kernel running /init : $(secs "$t_kexec" "$t_boot2") s  (clients preserve, kexec, boot; guest uptime then ${guest_boot2_uptime}s)"
 echo "    new kernel /init -> data verified        : $(secs "$t_boot2" "$t_verified") s"
 echo "    ${B}live update, luoctl kexec -> data verified: $(secs "$t_kexec" "$t_verified") s${N}  (guest uptime at verification: ${guest_verified_uptime}s)"

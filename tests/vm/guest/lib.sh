@@ -116,11 +116,25 @@ dump_luod_log() {
 	tail -n 60 "$LUOD_LOG" | sed 's/^/LUO-VM: luod | /'
 }
 
-# wait_for_state ID STATE [TENTHS]: poll `luoctl list` until client ID shows STATE.
+# Is the luo-demo client ID (started by start_demo) still running?
+demo_alive() {
+	local pid
+	pid=$(cat "/run/demo.$1.pid" 2>/dev/null) || return 1
+	[ -r "/proc/$pid/stat" ] || return 1
+	case $(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null) in Z | X | '') return 1 ;; esac
+	return 0
+}
+
+# wait_for_state ID STATE [TENTHS]: poll `luoctl list` until client ID shows
+# STATE (ID, PID, UID, STATE columns).
 wait_for_state() {
 	local id=$1 state=$2 max=${3:-600} i=0
 	while [ $i -lt "$max" ]; do
 		luoctl list 2>/dev/null | awk -v id="$id" -v st="$state" '$1 == id && $4 == st { f = 1 } END { exit !f }' && return 0
+		if [ -f "/run/demo.$id.pid" ] && ! demo_alive "$id"; then
+			demo_log "$id"
+			fail check "client $id exited before reaching state $state"
+		fi
 		sleep 0.1
 		i=$((i + 1))
 	done
