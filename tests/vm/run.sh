@@ -13,6 +13,8 @@
 #                        kept only when something fails)
 #   --timeout S          per-scenario limit for QEMU (default 300)
 #   --list               print the scenario names
+#   $LUO_QEMU            QEMU binary (default qemu-system-x86_64)
+#   $LUO_VM_APPEND       extra kernel command-line words
 #
 # A scenario is tests/vm/scenarios/NAME.sh, run by the guest's /init on every
 # boot with the boot number. `broken-luod` runs a scenario with the broken
@@ -88,8 +90,8 @@ bail() {
 echo "1..${#scenarios[@]}"
 
 # --- prerequisites --------------------------------------------------------------
-qemu=$(command -v qemu-system-x86_64 || true)
-[ -n "$qemu" ] || bail "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
+qemu=$(command -v "${LUO_QEMU:-qemu-system-x86_64}" || true)
+[ -n "$qemu" ] || bail "${LUO_QEMU:-qemu-system-x86_64} not found (apt-get install qemu-system-x86)"
 command -v timeout >/dev/null || bail "timeout(1) not found"
 if [ -z "$bzimage" ]; then
 	bzimage=$("$here/kernel.sh" 2>"$logdir/kernel.log") || bail "no LUO kernel: tests/vm/kernel.sh failed (log $logdir/kernel.log)"
