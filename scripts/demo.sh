@@ -113,11 +113,14 @@ if [ -z "$t_kexec" ] || [ -z "$t_verified" ]; then failed "missing timing marks 
 
 say "the data"
 if [ -n "$sum_before" ]; then
-	echo "    checksum before the update: $sum_before"
+	echo "    checksum before the update: $sum_before  (printed by the client as it preserved the data)"
 else
-	echo "    checksum before the update: (its console line was cut off by the reboot; the client's manifest carried it)"
+	# luo-demo prints its line after READY, which races with the reboot; the
+	# verification compares against the manifest written before the reboot.
+	echo "    checksum before the update: $sum_after  (recorded in the client's preserved manifest before the reboot;"
+	echo "                                the client's own line about it was cut off by the reboot)"
 fi
-echo "    checksum after the update:  $sum_after  (every byte re-checked against the seeded pattern and the manifest)"
+echo "    checksum after the update:  $sum_after  (every byte re-read and checked against the pattern and the manifest)"
 if [ -n "$sum_before" ] && [ "$sum_before" != "$sum_after" ]; then failed "checksums differ"; fi
 say "timing (host clock; QEMU software emulation, no KVM: real hardware is much faster)"
 echo "    luoctl kexec -> new kernel running /init : $(secs "$t_kexec" "$t_boot2") s  (clients preserve, kexec, boot; guest uptime then ${guest_boot2_uptime}s)"
