@@ -176,7 +176,8 @@ static int client_enqueue(struct luo_client *c, struct json_object *msg, int *fd
 		return client_break(c, -ENOMEM);
 	}
 	q->msg = msg;
-	memcpy(q->fds, fds, n_fds * sizeof(int));
+	if (n_fds)
+		memcpy(q->fds, fds, n_fds * sizeof(int));
 	q->n_fds = n_fds;
 	*c->ev_tail = q;
 	c->ev_tail = &q->next;
@@ -303,7 +304,8 @@ static int client_command(struct luo_client *c, struct json_object *cmd, int *fd
 		set_error(c, "luod's reply carries %zu fds, expected %zu", n_fds, want_fds);
 		return -EPROTO;
 	}
-	memcpy(fds_out, fds, n_fds * sizeof(int));
+	if (n_fds)
+		memcpy(fds_out, fds, n_fds * sizeof(int));
 	return 0;
 }
 
