@@ -24,7 +24,11 @@
  *
  * Every function returns 0 (or a non-negative fd) on success and a negative
  * errno on failure. When luod refused a command, its explanation is in
- * luo_client_error(). The library never prints and never exits.
+ * luo_client_error(). The library never prints and never exits. Commands
+ * block until luod replies; events arriving meanwhile are queued and come
+ * out of luo_client_next_event() in order. Before polling luo_client_fd(),
+ * drain the queue: luo_client_next_event(c, 0, &ev) until -ETIMEDOUT.
+ * A struct luo_client is not for two threads at once. See luo-client(3).
  */
 #ifndef LUO_CLIENT_H
 #define LUO_CLIENT_H
@@ -51,9 +55,9 @@ enum luo_event_type {
  * @type: what happened
  * @session_fd: START_PRESERVATION: the outgoing session, owned by the event
  *              (luo_event_release() closes it); -1 otherwise
- * @session: START_PRESERVATION: the session's name
+ * @session: START_PRESERVATION: the session's name ("luod.<id>.<n>")
  * @update: START_PRESERVATION: the number the update will have
- * @deadline_ms: START_PRESERVATION: milliseconds left to answer
+ * @deadline_ms: START_PRESERVATION: milliseconds left to answer (-1: not said)
  * @error: ABORTED: errno of the cause (0 if none)
  * @reason: ABORTED: what happened, for people
  */

@@ -25,6 +25,9 @@
 #include "protocol.h"
 #include "util.h"
 
+/* START_PRESERVATION events sent in one burst before a reply. */
+#define N_BURST 40
+
 static int n_tests;
 static int n_failed;
 
@@ -227,6 +230,16 @@ static void fake_luod(int lfd)
 	fake_send(&c, aborted("second", ECANCELED), -1);
 	fake_send(&c, luo_msg_ok(), -1);
 
+	/* Many events with fds before an error reply. */
+	json_object_put(fake_expect(&c, "SUBSCRIBE", "id", "t-1"));
+	for (int i = 0; i < N_BURST; i++) {
+		char text[16];
+
+		snprintf(text, sizeof(text), "m%d", i);
+		fake_send(&c, start_preservation("luod.t-1", 100 + i), memfd_with(text));
+	}
+	fake_send(&c, luo_msg_error(EALREADY, "already subscribed"), -1);
+
 	json_object_put(fake_expect(&c, "CLAIM", "id", "t-1"));
 	o = ok_with("id", "t-1");
 	json_object_object_add(o, "session", json_object_new_string("luod.t-1"));
@@ -326,6 +339,24 @@ static void test_life(void)
 
 	r = luo_client_next_event(c, 0, &ev);
 	ok(r == -ETIMEDOUT && ev.type == LUO_EVENT_NONE, "queue drained (%d)", r);
+
+	r = luo_client_subscribe(c, "t-1");
+	ok(r == -EALREADY, "error reply after %d events with fds (%d)", N_BURST, r);
+	{
+		int good = 0;
+
+		for (int i = 0; i < N_BURST; i++) {
+			char text[16];
+
+			snprintf(text, sizeof(text), "m%d", i);
+			r = luo_client_next_event(c, 0, &ev);
+			if (r == 0 && ev.type == LUO_EVENT_START_PRESERVATION && ev.update == (uint64_t)(100 + i) &&
+			    !strcmp(fd_text(ev.session_fd), text))
+				good++;
+			luo_event_release(&ev);
+		}
+		ok(good == N_BURST, "%d of %d queued events in order with their fds", good, N_BURST);
+	}
 
 	r = luo_client_claim(c, "t-1", &fd);
 	ok(r == 0 && fd >= 0 && !strcmp(fd_text(fd), "claimed"), "claim returns the session fd (%d)", r);

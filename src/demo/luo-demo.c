@@ -396,32 +396,30 @@ static int on_start(struct luo_client *c, const struct luo_event *ev, bool *exit
 		return EXIT_FAILED;
 	}
 
-	if (arg.never_ready) {
-		say("preserved %" PRIu64 " file(s), %" PRIu64 " bytes, checksum 0x%016" PRIx64 "; not sending READY",
-		    s->files, s->bytes, s->total);
-		free(s);
+	/*
+	 * Say it before answering: once luod has every READY it reboots, and a
+	 * line printed after the reply may never reach the console.
+	 */
+	say("preserved %" PRIu64 " file(s), %" PRIu64 " bytes, checksum 0x%016" PRIx64 "; %s", s->files, s->bytes,
+	    s->total, arg.never_ready ? "not sending READY" : arg.fail_reason ? "sending FAIL" : "sending READY");
+	free(s);
+	if (arg.never_ready)
 		return EXIT_OK;
-	}
 	if (arg.fail_reason) {
 		r = luo_client_fail(c, arg.fail_reason);
 		if (r < 0) {
 			err_client(c, r, "FAIL");
-			free(s);
 			return EXIT_FAILED;
 		}
-		say("preserved %" PRIu64 " file(s), %" PRIu64 " bytes, checksum 0x%016" PRIx64 "; sent FAIL: %s",
-		    s->files, s->bytes, s->total, arg.fail_reason);
+		say("sent FAIL: %s", arg.fail_reason);
 	} else {
 		r = luo_client_ready(c);
 		if (r < 0) {
 			err_client(c, r, "READY");
-			free(s);
 			return EXIT_FAILED;
 		}
-		say("preserved %" PRIu64 " file(s), %" PRIu64 " bytes, checksum 0x%016" PRIx64 "; ready", s->files,
-		    s->bytes, s->total);
+		say("ready");
 	}
-	free(s);
 	*exit_now = arg.exit_after_ready;
 	return EXIT_OK;
 }
