@@ -32,10 +32,13 @@ machine_start() {
 	T=$(mktemp -d /tmp/luo-host.XXXXXX)
 	export LUO_FAKE_SOCKET=$T/kernel.sock
 	export LUOD_SOCKET=$T/luod.sock
-	"$FAKE" --socket "$LUO_FAKE_SOCKET" >"$T/kernel.log" 2>&1 &
+	"$FAKE" --socket "$LUO_FAKE_SOCKET" </dev/null >"$T/kernel.log" 2>&1 &
 	FAKE_PID=$!
 	for _ in $(seq 100); do [ -S "$LUO_FAKE_SOCKET" ] && break; sleep 0.05; done
 	[ -S "$LUO_FAKE_SOCKET" ] || fail "the fake kernel did not start: $(cat "$T/kernel.log")"
+	# Every uid may reach the "kernel", as every process may call ioctl().
+	chmod 755 "$T"
+	chmod 666 "$LUO_FAKE_SOCKET"
 }
 
 machine_stop() {
@@ -54,7 +57,9 @@ fakectl() { "$FAKE" ctl --socket "$LUO_FAKE_SOCKET" "$@"; }
 luoctl() { "$LUOCTL" "$@"; }
 
 luod_start() {
-	on "$LUOD" -v "$@" 2>>"$T/luod.$BOOT.log" &
+	# Not through on(): a backgrounded function would be a subshell, and $!
+	# must be luod itself.
+	LD_PRELOAD=$PRELOAD "$LUOD" -v "$@" </dev/null >/dev/null 2>>"$T/luod.$BOOT.log" &
 	LUOD_PID=$!
 	BOOT_PIDS+=("$LUOD_PID")
 	for _ in $(seq 200); do
@@ -69,15 +74,30 @@ luod_start() {
 client() {
 	local id=$1
 	shift
-	on "$DEMO" --id "$id" "$@" >>"$T/client.$id.$BOOT.log" 2>&1 &
+	LD_PRELOAD=$PRELOAD "$DEMO" --id "$id" "$@" </dev/null >>"$T/client.$id.$BOOT.log" 2>&1 &
 	CLIENT_PID[$id]=$!
 	BOOT_PIDS+=("$!")
+}
+
+# jq-like: print the member PATH of luoctl's JSON (e.g. "clients.0.state").
+json_get() {
+	python3 -c 'import json,sys
+v=json.load(sys.stdin)
+for k in sys.argv[1].split("."):
+    v=v[int(k)] if isinstance(v,list) else v.get(k)
+print(json.dumps(v) if isinstance(v,(dict,list)) or v is None else v)' "$1"
+}
+
+# client_state ID: the state `luoctl list` shows for a subscribed client.
+client_state() {
+	luoctl --json list 2>/dev/null | python3 -c 'import json,sys
+print(next((c["state"] for c in json.load(sys.stdin)["clients"] if c["id"]==sys.argv[1]), "absent"))' "$1"
 }
 
 # wait_state ID STATE: until `luoctl list` shows the client in STATE.
 wait_state() {
 	for _ in $(seq 200); do
-		luoctl --json list 2>/dev/null | grep -q "\"id\": *\"$1\"[^}]*\"state\": *\"$2\"" && return 0
+		[ "$(client_state "$1")" = "$2" ] && return 0
 		sleep 0.05
 	done
 	luoctl list
@@ -104,12 +124,15 @@ reboot_done() {
 	for p in "${BOOT_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
 	wait "${BOOT_PIDS[@]}" 2>/dev/null
 	BOOT_PIDS=()
+	kernel_rebooted || fail "the fake kernel did not reboot: $(cat "$T/kernel.log")"
 	BOOT=$((BOOT + 1))
-	grep -q "boot $BOOT" "$T/kernel.log" || fail "the fake kernel did not reboot: $(cat "$T/kernel.log")"
 	luod_start
 }
 
+# Has the fake kernel left our boot? (Its boots count from 0, ours from 1.)
+kernel_rebooted() { grep -q "^fake-kernel: boot $BOOT\$" "$T/kernel.log"; }
+
 # Number of sessions the fake kernel has, of a kind (outgoing|incoming).
-sessions() { fakectl status | grep -c "^session $1 " || true; }
+sessions() { fakectl status | grep -c "^$1 " || true; }
 
 expect_out() { grep -q -- "$2" "$1" || fail "expected '$2' in $1: $(cat "$1")"; }

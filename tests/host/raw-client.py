@@ -17,11 +17,13 @@ s.connect(a.socket)
 s.settimeout(10)
 fds = []
 if a.raw:
-    for l in a.lines:
-        s.sendall(l.encode().decode("unicode_escape").encode("latin-1"))
     try:
+        for l in a.lines:
+            s.sendall(l.encode().decode("unicode_escape").encode("latin-1"))
         data = s.recv(65536)
         print("closed" if not data else data.decode().strip())
+    except (ConnectionResetError, BrokenPipeError):
+        print("closed")
     except socket.timeout:
         print("timeout")
     sys.exit(0)

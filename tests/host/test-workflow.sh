@@ -13,7 +13,7 @@ test_one_client_survives_reboot() {
 	luoctl list | grep -q "unclaimed" || fail "no unclaimed session after the reboot: $(luoctl list)"
 	on "$DEMO" --id a --size 1M --seed 7 verify >"$T/verify.out" 2>&1 || fail "verify failed: $(cat "$T/verify.out")"
 	expect_out "$T/verify.out" "verified"
-	luoctl --json status | grep -q '"sessions": \[ *\]' || fail "session still listed after DONE: $(luoctl --json status)"
+	[ "$(luoctl --json status | json_get sessions)" = "[]" ] || fail "session still listed after DONE: $(luoctl --json status)"
 	[ "$(sessions incoming)" = 0 ] || fail "the kernel still has an incoming session: $(fakectl status)"
 }
 
@@ -58,11 +58,11 @@ test_ready_barrier_and_timeout() {
 	wait_state good ready
 	wait_state stuck preparing
 	luoctl status | grep -q preparing || fail "status does not say preparing"
-	grep -q "boot 2" "$T/kernel.log" && fail "rebooted before every client was ready"
+	kernel_rebooted && fail "rebooted before every client was ready"
 	wait $kpid && fail "kexec succeeded with a client that never got ready"
 	expect_out "$T/kexec.out" "stuck"
 	expect_out "$T/kexec.out" "ETIMEDOUT"
-	grep -q "boot 2" "$T/kernel.log" && fail "rebooted after the timeout"
+	kernel_rebooted && fail "rebooted after the timeout"
 	expect_out "$T/client.good.1.log" "aborted"
 	wait_state good subscribed
 	kill -9 "${CLIENT_PID[stuck]}"
@@ -88,7 +88,7 @@ test_client_crash_aborts() {
 	wait $kpid && fail "kexec succeeded although a client crashed"
 	expect_out "$T/kexec.out" "crash"
 	expect_out "$T/kexec.out" "disconnected"
-	grep -q "boot 2" "$T/kernel.log" && fail "rebooted"
+	kernel_rebooted && fail "rebooted"
 	sleep 0.3
 	[ "$(sessions outgoing)" = 0 ] || fail "sessions left: $(fakectl status)"
 	wait_state good subscribed
@@ -150,7 +150,7 @@ test_no_kernel_loaded() {
 	# --force lets the kernel decide: reboot() says EINVAL, nothing happens.
 	kexec --force && fail "forced kexec without a kernel succeeded"
 	expect_out "$T/kexec.out" "no kernel is loaded"
-	grep -q "boot 2" "$T/kernel.log" && fail "rebooted"
+	kernel_rebooted && fail "rebooted"
 	wait_state a subscribed
 }
 
@@ -161,12 +161,10 @@ test_exit_after_ready_survives() {
 	wait_state a subscribed
 	wait_state b subscribed
 	load_kernel
-	kexec --timeout 30 &
-	local kpid=$!
-	wait_state a ready
+	kexec --timeout 30 || fail "kexec failed: $(cat "$T/kexec.out")"
+	# The fake reboot kills only luod: a must have gone by itself.
 	for _ in $(seq 100); do kill -0 "${CLIENT_PID[a]}" 2>/dev/null || break; sleep 0.05; done
 	kill -0 "${CLIENT_PID[a]}" 2>/dev/null && fail "client a did not exit after READY"
-	wait $kpid || fail "kexec failed: $(cat "$T/kexec.out")"
 	reboot_done
 	on "$DEMO" --id a --size 256K --seed 11 verify >"$T/v.out" 2>&1 || fail "a: $(cat "$T/v.out")"
 }
@@ -214,7 +212,9 @@ test_release_and_unclaimed_block() {
 	[ "$(sessions incoming)" = 1 ] || fail "kernel does not show exactly b's session: $(fakectl status)"
 	kexec --force || fail "forced kexec failed: $(cat "$T/kexec.out")"
 	reboot_done
-	[ "$(sessions incoming)" = 1 ] || fail "expected only luod's state session: $(fakectl status)"
+	# b's unclaimed session did not survive the second update, as forced.
+	[ "$(sessions incoming)" = 0 ] || fail "sessions survived: $(fakectl status)"
+	[ "$(luoctl --json status | json_get sessions)" = "[]" ] || fail "luod lists sessions: $(luoctl list)"
 }
 
 test_three_updates_in_a_row() {
@@ -233,19 +233,18 @@ test_three_updates_in_a_row() {
 
 test_uid_rules() {
 	local nobody="setpriv --reuid=65534 --regid=65534 --clear-groups"
-	chmod 755 "$T"
 	luod_start
 	$nobody "$LUOCTL" kexec >"$T/k.out" 2>&1 && fail "non-root kexec accepted"
 	expect_out "$T/k.out" "EPERM"
 	$nobody "$LUOCTL" status >/dev/null || fail "non-root status refused"
-	LD_PRELOAD=$PRELOAD $nobody "$DEMO" --id u --size 64K preserve >"$T/u.log" 2>&1 &
+	LD_PRELOAD=$PRELOAD $nobody "$DEMO" --id u --size 64K preserve </dev/null >"$T/u.log" 2>&1 &
 	BOOT_PIDS+=("$!")
 	wait_state u subscribed
-	luoctl --json list | grep -q '"uid": *65534' || fail "uid not recorded"
+	[ "$(luoctl --json list | json_get clients.0.uid)" = 65534 ] || fail "uid not recorded"
 	load_kernel
 	kexec || fail "kexec failed: $(cat "$T/kexec.out")"
 	reboot_done
-	setpriv --reuid=65533 --regid=65533 --clear-groups python3 "$(dirname "${BASH_SOURCE[0]}")/raw-client.py" \
+	setpriv --reuid=65533 --regid=65533 --clear-groups /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/raw-client.py" \
 		'{"cmd":"CLAIM","id":"u"}' | grep -q EPERM || fail "another uid could claim"
 	LD_PRELOAD=$PRELOAD $nobody "$DEMO" --id u --size 64K verify >"$T/v.out" 2>&1 || fail "owner: $(cat "$T/v.out")"
 }
@@ -266,8 +265,7 @@ test_bad_input_keeps_serving() {
 	luoctl status >/dev/null || fail "luod stopped serving"
 	kill -0 "$LUOD_PID" || fail "luod died"
 	# The failed subscriptions changed nothing.
-	luoctl --json list | grep -q '"id"' && fail "clients listed after bad input: $(luoctl --json list)"
-	true
+	[ "$(luoctl --json list | json_get clients)" = "[]" ] || fail "clients listed after bad input: $(luoctl --json list)"
 }
 
 test_singleton() {
@@ -292,7 +290,7 @@ test_stale_socket_is_replaced() {
 
 test_no_luo_serves_status() {
 	kill "$FAKE_PID"; wait "$FAKE_PID" 2>/dev/null
-	"$FAKE" --socket "$LUO_FAKE_SOCKET" --no-luo >"$T/kernel.log" 2>&1 &
+	"$FAKE" --socket "$LUO_FAKE_SOCKET" --no-luo </dev/null >"$T/kernel.log" 2>&1 &
 	FAKE_PID=$!
 	sleep 0.3
 	luod_start
