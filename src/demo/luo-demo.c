@@ -374,7 +374,7 @@ nomem:
 }
 
 /* One START_PRESERVATION: preserve, then READY (or FAIL, or nothing). */
-static int on_start(struct luo_client *c, const struct luo_event *ev, bool *exit_now)
+static int on_start(struct luo_client *c, struct luo_event *ev, bool *exit_now)
 {
 	struct summary *s = malloc(sizeof(*s));
 	char why[512];
@@ -419,6 +419,13 @@ static int on_start(struct luo_client *c, const struct luo_event *ev, bool *exit
 			return EXIT_FAILED;
 		}
 		say("ready");
+		/*
+		 * luod holds the session until the reboot: a client need not
+		 * keep its copy. Letting go here also means that only luod's
+		 * reference keeps the data alive, which the tests rely on.
+		 */
+		close(ev->session_fd);
+		ev->session_fd = -1;
 	}
 	*exit_now = arg.exit_after_ready;
 	return EXIT_OK;
@@ -448,7 +455,7 @@ static int do_preserve(struct luo_client *c)
 			break;
 		}
 		if (ev.type == LUO_EVENT_START_PRESERVATION) {
-			/* Keep the session open until the update ends. */
+			/* Held until READY, or until the update ends. */
 			luo_event_release(&cur);
 			cur = ev;
 			ret = on_start(c, &cur, &exit_now);

@@ -19,11 +19,9 @@
 # A scenario is tests/vm/scenarios/NAME.sh, run by the guest's /init on every
 # boot with the boot number. `broken-luod` runs a scenario with the broken
 # binaries and passes when that scenario fails on data verification. The
-# scenario is exit-after-ready ($LUO_VM_MUTANT_SCENARIO overrides): its first
-# client exits after READY, so luod is the only holder of that session. In
-# one-client-64M the client keeps its own copy of the session fd open until
-# the reboot, so the kernel preserves the session even when luod lets go and
-# that scenario cannot see the injected fault.
+# scenario is one-client-64M ($LUO_VM_MUTANT_SCENARIO overrides): luo-demo
+# closes its copy of the session fd after READY, so luod's reference is what
+# keeps the data alive until the reboot.
 # A missing QEMU or kernel, a hung guest (timeout) or a guest that ends
 # without a RESULT line is a failure.
 set -euo pipefail
@@ -36,7 +34,7 @@ usage() { sed -n '2,/^set -e/{/^#/s/^# \{0,1\}//p}' "$0" >&2; exit 2; }
 
 ALL_SCENARIOS=(smoke selftests one-client-64M eight-clients timeout-abort client-killed
 	exit-after-ready three-updates reboot-refused broken-luod)
-MUTANT_SCENARIO=${LUO_VM_MUTANT_SCENARIO:-exit-after-ready}
+MUTANT_SCENARIO=${LUO_VM_MUTANT_SCENARIO:-one-client-64M}
 
 bzimage=${LUO_BZIMAGE:-}
 initrd=
