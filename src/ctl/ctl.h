@@ -111,6 +111,7 @@ int ctl_request(struct ctl *ctl, struct json_object *cmd, const int *fds, size_t
 		struct json_object **reply);
 struct json_object *ctl_cmd_new(const char *name);
 void ctl_print_json(struct json_object *obj);
+void ctl_print_json_line(struct json_object *obj);
 void ctl_print_reply_json(struct json_object *reply);
 void ctl_kv(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *ctl_format_size(char *buf, size_t len, int64_t n);

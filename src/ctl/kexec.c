@@ -159,18 +159,13 @@ static bool event_known(const char *ev)
 	return !strcmp(ev, "PROGRESS") || !strcmp(ev, "REBOOTING") || !strcmp(ev, "ABORTED");
 }
 
-static void print_json_line(struct json_object *msg)
-{
-	puts(json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-}
-
 /* An event of the update. Return: -1 to go on, or the exit code. */
 static int on_event(struct follow *f, struct json_object *msg, const char *ev)
 {
 	if (!event_known(ev))
 		return -1;
 	if (f->ctl->json)
-		print_json_line(msg);
+		ctl_print_json_line(msg);
 	if (!strcmp(ev, "PROGRESS")) {
 		if (!f->ctl->json)
 			on_progress(f, msg);
@@ -196,7 +191,7 @@ static int on_reply(struct follow *f, struct json_object *reply, int timeout_s)
 
 	if (f->replies++ == 0) {
 		if (f->ctl->json)
-			print_json_line(reply);
+			ctl_print_json_line(reply);
 		if (!ok)
 			return ctl_report_reply(f->ctl, reply);
 		if (f->phase == PHASE_STARTING)

@@ -321,7 +321,7 @@ static const struct {
 	{ "abort", ENOENT, "'luoctl status' shows whether an update is running" },
 	{ "release", ENOENT, "'luoctl list' shows the carried-over sessions" },
 	{ "release", EBUSY, "its client holds it and finishes it with DONE" },
-	{ "load", ENOEXEC, "x86 needs a 64-bit bzImage built with CONFIG_RELOCATABLE (see dmesg)" },
+	{ "load", ENOEXEC, "x86 needs a 64-bit bzImage built with CONFIG_RELOCATABLE" },
 	{ "load", ETXTBSY, "the file is open for writing: wait until it is written" },
 	{ "load", EADDRNOTAVAIL, "no room in the KHO scratch area for this image" },
 	{ "load", EKEYREJECTED, "signatures are enforced and the image's was rejected" },
@@ -405,17 +405,28 @@ struct json_object *ctl_cmd_new(const char *name)
 }
 
 /**
- * ctl_print_json() - print a JSON value, indented, on stdout.
+ * ctl_print_json() - print a JSON value on stdout.
  * @obj: the value
+ *
+ * Indented on a terminal; one line otherwise, for scripts and grep.
  */
 void ctl_print_json(struct json_object *obj)
 {
-	if (json_object_is_type(obj, json_type_object) && json_object_object_length(obj) == 0) {
-		puts("{}");
-		return;
-	}
-	puts(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-							 JSON_C_TO_STRING_NOSLASHESCAPE));
+	int flags = JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE;
+
+	if (isatty(STDOUT_FILENO) && !(json_object_is_type(obj, json_type_object) &&
+				       json_object_object_length(obj) == 0))
+		flags |= JSON_C_TO_STRING_PRETTY;
+	puts(json_object_to_json_string_ext(obj, flags));
+}
+
+/**
+ * ctl_print_json_line() - print a JSON value on one line of stdout.
+ * @obj: the value
+ */
+void ctl_print_json_line(struct json_object *obj)
+{
+	puts(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
 /**
@@ -595,20 +606,18 @@ int main(int argc, char **argv)
 		}
 	}
 	if (want_version) {
-		cmd = cmd_find("version");
 		argc = 1;
 		argv = version_argv;
-		goto run;
-	}
-	if (optind >= argc)
+	} else if (optind >= argc) {
 		return ctl_usage_error(NULL, "no command given");
-	cmd = cmd_find(argv[optind]);
+	} else {
+		argc -= optind;
+		argv += optind;
+	}
+	cmd = cmd_find(argv[0]);
 	if (!cmd)
-		return ctl_usage_error(NULL, "unknown command '%s'", argv[optind]);
-	argc -= optind;
-	argv += optind;
+		return ctl_usage_error(NULL, "unknown command '%s'", argv[0]);
 
-run:
 	ctl.cmd = cmd->name;
 	optind = 0; /* glibc: start the command's parse afresh */
 	r = cmd->run(&ctl, argc, argv);
