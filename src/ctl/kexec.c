@@ -141,7 +141,8 @@ static void on_aborted(struct follow *f, struct json_object *ev)
 	luo_msg_int(ev, "errno", &err);
 	name = ctl_errname(name, err);
 	ctl_format_duration(t, sizeof(t), ctl_now_ms() - f->t0);
-	if (err > 0)
+	/* luod's reason may name the errno already; say it once. */
+	if (err > 0 && !(reason && strstr(reason, name)))
 		ctl_error(f->ctl, "live update aborted after %s: %s (%s: %s)", t, reason ? reason : "no reason given",
 			  name, strerror((int)err));
 	else

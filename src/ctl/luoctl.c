@@ -345,7 +345,11 @@ int ctl_report_reply(const struct ctl *ctl, struct json_object *reply)
 	int64_t err = 0;
 
 	luo_msg_int(reply, "errno", &err);
-	ctl_error(ctl, "%s (%s)", text ? text : "failed", ctl_errname(name, err));
+	name = ctl_errname(name, err);
+	if (text && strstr(text, name))
+		ctl_error(ctl, "%s", text);
+	else
+		ctl_error(ctl, "%s (%s)", text ? text : "failed", name);
 
 	if (err == EPERM && geteuid() != 0) {
 		ctl_hint("this command needs root: run it as root");

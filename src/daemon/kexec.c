@@ -6,6 +6,7 @@
  * The host tests replace these calls with their test double.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <linux/reboot.h>
 #include <string.h>
@@ -120,6 +121,64 @@ const char *kexec_load_explain(int err)
 	default:
 		return "kexec_file_load failed";
 	}
+}
+
+static int read_small(const char *path, char *buf, size_t len)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+/**
+ * kexec_eperm_reason() - find out why kexec_file_load(2) said EPERM here.
+ * @buf: receives the reason, for people
+ * @len: size of @buf
+ *
+ * Looks at what the kernel checks: CAP_SYS_BOOT, kernel.kexec_load_disabled,
+ * the load limit and lockdown.
+ */
+void kexec_eperm_reason(char *buf, size_t len)
+{
+	char v[256];
+	unsigned long long cap = 0;
+	FILE *f;
+
+	f = fopen("/proc/self/status", "re");
+	if (f) {
+		char line[256];
+
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "CapEff: %llx", &cap) == 1)
+				break;
+		fclose(f);
+	}
+	if (!(cap & (1ULL << 22))) {
+		snprintf(buf, len, "luod lacks CAP_SYS_BOOT");
+		return;
+	}
+	if (read_small("/proc/sys/kernel/kexec_load_disabled", v, sizeof(v)) == 0 && !strcmp(v, "1")) {
+		snprintf(buf, len, "kernel.kexec_load_disabled is 1: kexec loading is off until the next "
+			 "reboot (the sysctl cannot be set back to 0)");
+		return;
+	}
+	if (read_small("/proc/sys/kernel/kexec_load_limit_reboot", v, sizeof(v)) == 0 && !strcmp(v, "0")) {
+		snprintf(buf, len, "kernel.kexec_load_limit_reboot is 0: no more loads are allowed in this boot");
+		return;
+	}
+	if (read_small("/sys/kernel/security/lockdown", v, sizeof(v)) == 0 && !strstr(v, "[none]")) {
+		snprintf(buf, len, "the kernel is locked down (%s): only a signed image may be loaded", v);
+		return;
+	}
+	snprintf(buf, len, "%s", kexec_load_explain(EPERM));
 }
 
 /**

@@ -11,5 +11,6 @@ int kexec_loaded(void);
 int kexec_reboot(void);
 const char *kexec_load_explain(int err);
 const char *kexec_reboot_explain(int err);
+void kexec_eperm_reason(char *buf, size_t len);
 
 #endif /* LUOD_KEXEC_H */

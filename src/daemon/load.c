@@ -132,6 +132,12 @@ struct json_object *load_handle(struct daemon *d, struct conn *c, struct json_ob
 
 	if (!dry_run) {
 		r = kexec_load_file(fds[0], initrd, cmdline);
+		if (r == -EPERM) {
+			char why[512];
+
+			kexec_eperm_reason(why, sizeof(why));
+			return luo_msg_error(EPERM, "kexec_file_load: %s (EPERM): %s", strerror(EPERM), why);
+		}
 		if (r < 0)
 			return luo_msg_error(-r, "kexec_file_load: %s (%s): %s", strerror(-r), luo_errno_name(-r),
 					     kexec_load_explain(-r));

@@ -486,6 +486,7 @@ const char *luo_errno_name(int err)
 		{ ETIMEDOUT, "ETIMEDOUT" }, { EALREADY, "EALREADY" }, { ECANCELED, "ECANCELED" },
 		{ ENOKEY, "ENOKEY" }, { EKEYREJECTED, "EKEYREJECTED" }, { ECONNRESET, "ECONNRESET" },
 		{ ENOTCONN, "ENOTCONN" }, { ENOTTY, "ENOTTY" }, { ESTALE, "ESTALE" },
+		{ ENOTEMPTY, "ENOTEMPTY" }, { ESHUTDOWN, "ESHUTDOWN" },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
