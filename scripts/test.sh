@@ -48,7 +48,8 @@ unit_tests() {
 	for t in "$b"/tests/unit/test-protocol "$b"/tests/unit/test-bzimage "$b"/src/client/test-client "$b"/src/ctl/test-cmdline; do
 		run_tap "$(basename "$t")${2:-}" "$t"
 	done
-	run_tap "fake-kernel${2:-}" tests/fake/test-fake.sh "$b"
+	run_tap "fake-kernel${2:-}" tests/fake/test-fake.sh "$b"/tests/fake/luo-fake-kernel \
+		"$b"/tests/fake/luo-fake-preload.so "$b"/tests/fake/test-fake
 }
 
 for tier in $tiers; do
@@ -64,10 +65,8 @@ for tier in $tiers; do
 			export ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=1:abort_on_error=1
 			export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 			unit_tests build-asan " (asan)"
-			# The double itself stays uninstrumented: it is preloaded into tools too.
-			BUILD=$top/build-asan FAKE=$top/build/tests/fake/luo-fake-kernel \
-				PRELOAD=$(ls "$top"/build/tests/fake/*luo-fake-preload*.so | head -n1) \
-				run_tap "host (asan)" tests/host/run.sh
+			# (The preload is built uninstrumented there: it goes into tools too.)
+			BUILD=$top/build-asan run_tap "host (asan)" tests/host/run.sh
 			unset ASAN_OPTIONS UBSAN_OPTIONS
 		else
 			cat "$log/asan-build.log"

@@ -86,6 +86,7 @@ int cmd_release(struct ctl *ctl, int argc, char **argv);
 int cmd_load(struct ctl *ctl, int argc, char **argv);
 int cmd_unload(struct ctl *ctl, int argc, char **argv);
 int cmd_version(struct ctl *ctl, int argc, char **argv);
+int cmd_check(struct ctl *ctl, int argc, char **argv);
 
 /* conn.c: talking to luod; 0/-errno, nothing printed. */
 int ctl_conn_open(struct luo_conn *c, const char *path);

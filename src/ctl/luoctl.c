@@ -36,6 +36,7 @@ static const struct ctl_cmd commands[] = {
 	{ "abort", "[--reason TEXT]", "Abort the update being prepared",
 	  "  --reason TEXT     why, for the clients and the log\n", cmd_abort },
 	{ "release", "ID", "Discard the carried-over session of client ID", NULL, cmd_release },
+	{ "check", "", "Tell whether this machine is ready for a live update", NULL, cmd_check },
 	{ "version", "", "Show the versions of luoctl and luod", NULL, cmd_version },
 };
 

@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "kexec.h"
 #include "log.h"
 #include "luo-ops.h"
 #include "util.h"
@@ -232,6 +233,8 @@ int main(int argc, char **argv)
 			log_error("cannot restore luod's state after the live update: %s", strerror(-r));
 	}
 
+	/* What is staged now is the baseline for noticing changes behind our back. */
+	d.loaded_expect = kexec_loaded();
 	lfd = listen_socket(arg_socket);
 	if (lfd < 0) {
 		log_error("cannot listen on %s: %s", arg_socket, strerror(-lfd));

@@ -413,19 +413,19 @@ static int on_start(struct luo_client *c, struct luo_event *ev, bool *exit_now)
 		}
 		say("sent FAIL: %s", arg.fail_reason);
 	} else {
+		/*
+		 * luod holds the session until the reboot: a client need not
+		 * keep its copy. Letting go before READY also means that only
+		 * luod's reference keeps the data alive, which the tests rely on.
+		 */
+		close(ev->session_fd);
+		ev->session_fd = -1;
 		r = luo_client_ready(c);
 		if (r < 0) {
 			err_client(c, r, "READY");
 			return EXIT_FAILED;
 		}
 		say("ready");
-		/*
-		 * luod holds the session until the reboot: a client need not
-		 * keep its copy. Letting go here also means that only luod's
-		 * reference keeps the data alive, which the tests rely on.
-		 */
-		close(ev->session_fd);
-		ev->session_fd = -1;
 	}
 	*exit_now = arg.exit_after_ready;
 	return EXIT_OK;
