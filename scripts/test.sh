@@ -43,6 +43,16 @@ if ! scripts/deps.sh || ! scripts/build.sh; then
 	exit 1
 fi
 
+# The LUO kernel, built once and cached: the VM tier boots it and the unit
+# tests check its header. If it cannot be had, the VM tier fails loudly.
+case " $tiers " in
+*" vm "*)
+	if [ -z "${LUO_BZIMAGE:-}" ] && img=$(tests/vm/kernel.sh); then
+		export LUO_BZIMAGE=$img
+	fi
+	;;
+esac
+
 unit_tests() {
 	local b=$1
 	for t in "$b"/tests/unit/test-protocol "$b"/tests/unit/test-bzimage "$b"/src/client/test-client "$b"/src/ctl/test-cmdline; do
