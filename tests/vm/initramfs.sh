@@ -9,7 +9,8 @@
 # Debian's kexec (with its libraries and loader), the bzImage itself as
 # /boot/bzImage (the guest kexecs into it), and the static luod, luoctl and
 # luo-demo from BIN_DIR (or $LUO_BIN_DIR; either a flat directory or a meson
-# build directory such as build-static/). Without a BIN_DIR the image still
+# build directory such as build-static/), and luo-vm-timeit, a tiny static
+# timer for bench/load-vs-kexec.sh. Without a BIN_DIR the image still
 # works for the scenarios that need no project code (smoke, selftests).
 #
 # The kexec'd kernel gets its initrd from the guest, which re-packs its own
@@ -141,6 +142,58 @@ add_project_bins() {
 	done
 }
 
+# luo-vm-timeit FILE CMD [ARG...]: run CMD, append its wall time in
+# microseconds (CLOCK_MONOTONIC) to FILE, exit with its status. busybox has
+# no date +%N and its `time` counts in centiseconds; bench/load-vs-kexec.sh
+# needs better.
+add_timeit() {
+	gcc -static -O2 -Wall -x c -o "$stage/usr/local/bin/luo-vm-timeit" - <<'EOC' ||
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static long long now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+int main(int argc, char **argv)
+{
+	long long t0, t1;
+	FILE *f;
+	pid_t pid;
+	int st;
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: luo-vm-timeit FILE CMD [ARG...]\n");
+		return 2;
+	}
+	t0 = now_us();
+	pid = fork();
+	if (pid < 0)
+		return perror("fork"), 126;
+	if (pid == 0) {
+		execvp(argv[2], argv + 2);
+		perror(argv[2]);
+		_exit(127);
+	}
+	if (waitpid(pid, &st, 0) < 0)
+		return perror("waitpid"), 126;
+	t1 = now_us();
+	f = fopen(argv[1], "a");
+	if (!f || fprintf(f, "%lld\n", t1 - t0) < 0 || fclose(f))
+		return perror(argv[1]), 126;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+EOC
+		log "warning: building luo-vm-timeit failed: bench-load will fail"
+}
+
 [ -n "$bzimage" ] || bzimage=$("$here/kernel.sh") || die "no kernel (tests/vm/kernel.sh failed)"
 [ -r "$bzimage" ] || die "bzImage $bzimage is not readable"
 command -v cpio >/dev/null || die "cpio not found (apt-get install cpio)"
@@ -149,6 +202,7 @@ make_skeleton
 add_busybox
 add_kexec_tools
 add_guest_scripts
+add_timeit
 cp "$bzimage" "$stage/boot/bzImage"
 [ "$selftests" = 1 ] && add_selftests
 if [ -n "$bin_dir" ]; then

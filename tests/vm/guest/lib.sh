@@ -222,3 +222,49 @@ expect_updates() {
 	run_capture luoctl status || fail check "luoctl status failed"
 	echo "$RUN_OUT" | grep -qE "^ *updates: *$1\$" || fail check "luoctl status does not show updates: $1"
 }
+
+# --- luoctl load ---------------------------------------------------------------
+
+# count_param NAME TEXT: how many words of TEXT are NAME=... (or the bare NAME).
+count_param() { echo "$2" | tr ' ' '\n' | grep -cE "^$1(=|\$)"; }
+# param_values NAME TEXT: the values of NAME=... in TEXT, one a line.
+param_values() { echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+
+# status_field KEY: the value of "KEY:" in the last `luoctl status` ($RUN_OUT).
+status_field() { echo "$RUN_OUT" | sed -n "s/^$1: *//p" | head -n1; }
+
+# loaded_num KEY: a number in the "loaded" object of `luoctl --json status`
+# (size, initrd_size, loaded_at...).
+loaded_num() { luoctl --json status | sed -n "s/.*\"loaded\": *{[^}]*\"$1\": *\([0-9]*\).*/\1/p"; }
+
+# expect_nothing_loaded WHAT: /sys/kernel/kexec_loaded is 0 and luoctl
+# status shows no kernel.
+expect_nothing_loaded() {
+	local k
+	k=$(cat /sys/kernel/kexec_loaded)
+	[ "$k" = 0 ] || fail check "$1: /sys/kernel/kexec_loaded is $k, expected 0"
+	run_capture luoctl status || fail check "$1: luoctl status failed"
+	[ "$(status_field kernel)" = "not loaded" ] || fail check "$1: luoctl status shows a kernel: $(status_field kernel)"
+}
+
+# expect_load_fails WHAT REGEX... -- LOAD-ARGS...: `luoctl load LOAD-ARGS`
+# exits 1, its output matches every REGEX (grep -E) and nothing is loaded.
+expect_load_fails() {
+	local what=$1 rc=0 pats='' p
+	shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		pats="$pats$1
+"
+		shift
+	done
+	shift
+	run_capture luoctl load "$@" || rc=$?
+	[ "$rc" = 1 ] || fail check "$what: luoctl load exited $rc, expected 1"
+	echo "$pats" | while IFS= read -r p; do
+		[ -z "$p" ] && continue
+		echo "$RUN_OUT" | grep -qE -- "$p" || { echo "$p"; break; }
+	done >/run/nomatch
+	[ -s /run/nomatch ] && fail check "$what: the output of luoctl load does not match /$(cat /run/nomatch)/"
+	expect_nothing_loaded "$what"
+	say "$what: refused as expected"
+}
