@@ -322,7 +322,6 @@ static const struct {
 	{ "abort", ENOENT, "'luoctl status' shows whether an update is running" },
 	{ "release", ENOENT, "'luoctl list' shows the carried-over sessions" },
 	{ "release", EBUSY, "its client holds it and finishes it with DONE" },
-	{ "load", ENOEXEC, "x86 needs a 64-bit bzImage built with CONFIG_RELOCATABLE" },
 	{ "load", ETXTBSY, "the file is open for writing: wait until it is written" },
 	{ "load", EADDRNOTAVAIL, "no room in the KHO scratch area for this image" },
 	{ "load", EKEYREJECTED, "signatures are enforced and the image's was rejected" },

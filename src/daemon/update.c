@@ -103,6 +103,21 @@ struct json_object *update_start(struct daemon *d, struct conn *by, int64_t time
 	if (!force && kexec_loaded() == 0)
 		return luo_msg_error(ENOEXEC, "no kernel is loaded for kexec");
 
+	/* Every session first: if one cannot be made, nothing has started. */
+	ids = json_object_new_array();
+	for (struct sub *s = d->subs; s; s = s->next) {
+		r = session_create(d, s);
+		if (r < 0) {
+			json_object_put(ids);
+			for (struct sub *t = d->subs; t; t = t->next)
+				close_fds(&t->session_fd, 1);
+			log_error("cannot create the LUO session of client %s: %s", s->id, strerror(-r));
+			return luo_msg_error(-r, "cannot create the LUO session of client %s: %s", s->id,
+					     strerror(-r));
+		}
+		json_object_array_add(ids, json_object_new_string(s->id));
+	}
+
 	d->state = D_PREPARING;
 	d->watcher = by;
 	d->update_by = by->uid;
@@ -111,18 +126,6 @@ struct json_object *update_start(struct daemon *d, struct conn *by, int64_t time
 	log_notice("live update %llu requested by uid %u: %u client(s), timeout %lld ms",
 		   (unsigned long long)d->updates + 1, (unsigned)by->uid, d->n_subs, (long long)timeout_ms);
 
-	ids = json_object_new_array();
-	for (struct sub *s = d->subs; s; s = s->next) {
-		r = session_create(d, s);
-		if (r < 0) {
-			json_object_put(ids);
-			update_abort(d, -r, s->id, "cannot create the LUO session of client %s: %s", s->id,
-				     strerror(-r));
-			return luo_msg_error(-r, "cannot create the LUO session of client %s: %s", s->id,
-					     strerror(-r));
-		}
-		json_object_array_add(ids, json_object_new_string(s->id));
-	}
 	reply = luo_msg_ok();
 	json_object_object_add(reply, "clients", ids);
 	json_object_object_add(reply, "update", json_object_new_int64((int64_t)d->updates + 1));
@@ -196,8 +199,7 @@ void update_abort(struct daemon *d, int err, const char *faulty, const char *fmt
 		next = s->next;
 		if (faulty && ((!strcmp(faulty, "*") && s->state != SUB_READY) || !strcmp(faulty, s->id)))
 			json_object_array_add(blame, json_object_new_string(s->id));
-		closep(&s->session_fd);
-		s->session_fd = -1;
+		close_fds(&s->session_fd, 1);
 		if (!s->conn) {
 			sub_free(d, s);
 			continue;
@@ -307,7 +309,7 @@ static void finalize(struct daemon *d)
 #ifdef LUOD_FAULT_CLOSE_SESSIONS
 	/* Fault injection for the VM tests: a luod that lets go too early. */
 	for (struct sub *s = d->subs; s; s = s->next)
-		closep(&s->session_fd), s->session_fd = -1;
+		close_fds(&s->session_fd, 1);
 #endif
 	r = kexec_reboot();
 	update_abort(d, -r, NULL, "the kernel refused the reboot: %s (%s): %s", strerror(-r), luo_errno_name(-r),
