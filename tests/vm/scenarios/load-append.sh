@@ -35,6 +35,8 @@ case $BOOT in
 		echo " $cl " | grep -q " $p " || fail check "luoctl status: $p lost from the command line: $cl"
 	done
 	say "status shows $KERNEL_IMAGE, $size bytes, sha256 $sum"
+	run_capture luoctl check || fail check "luoctl check says the machine is not ready"
+	echo "$RUN_OUT" | grep -q "^ok  *cmdline" || fail check "luoctl check did not check the command line"
 	luo_kexec_reboot
 	;;
 2)
@@ -58,6 +60,8 @@ case $BOOT in
 	[ "$(count_param foo "$cl")" = 1 ] || fail check "the reloaded command line does not have foo=bar once: $cl"
 	[ "$(count_param liveupdate "$cl")" = 1 ] || fail check "the reloaded command line does not have liveupdate= once: $cl"
 	run luoctl unload || fail check "luoctl unload failed"
+	run_capture luoctl check && fail check "luoctl check passed with nothing loaded"
+	echo "$RUN_OUT" | grep -q "^fail  *kernel" || fail check "luoctl check did not name the missing kernel"
 	[ "$(cat /sys/kernel/kexec_loaded)" = 0 ] || fail check "/sys/kernel/kexec_loaded is not 0 after luoctl unload"
 	pass
 	;;
