@@ -401,9 +401,9 @@ int cmd_abort(struct ctl *ctl, int argc, char **argv)
 		CTL_COMMON_OPTIONS,
 		{},
 	};
-	_cleanup_json_ struct json_object *req = NULL, *reply = NULL;
+	_cleanup_json_ struct json_object *req = NULL;
 	const char *reason = NULL;
-	int c, r;
+	int c;
 
 	while ((c = ctl_getopt(ctl, argc, argv, "r:", longopts)) != -1) {
 		switch (c) {
@@ -418,16 +418,7 @@ int cmd_abort(struct ctl *ctl, int argc, char **argv)
 		return ctl_usage_error(ctl, "unexpected argument '%s' (a reason goes after --reason)", argv[optind]);
 
 	req = ctl_cmd_new("ABORT");
-	if (!req)
-		return ctl_fail(ctl, -ENOMEM);
-	if (reason)
+	if (req && reason)
 		json_object_object_add(req, "reason", json_object_new_string(reason));
-	r = ctl_request(ctl, req, NULL, 0, &reply);
-	if (r != CTL_EXIT_OK)
-		return r;
-	if (ctl->json)
-		ctl_print_reply_json(reply);
-	else
-		printf("live update aborted: its clients resume\n");
-	return CTL_EXIT_OK;
+	return ctl_run_simple(ctl, req, "live update aborted: its clients resume");
 }

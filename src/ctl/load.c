@@ -247,21 +247,12 @@ int cmd_load(struct ctl *ctl, int argc, char **argv)
  */
 int cmd_unload(struct ctl *ctl, int argc, char **argv)
 {
-	_cleanup_json_ struct json_object *req = NULL, *reply = NULL;
+	_cleanup_json_ struct json_object *req = NULL;
 	int r;
 
 	r = ctl_parse_no_args(ctl, argc, argv);
 	if (r >= 0)
 		return r;
 	req = ctl_cmd_new("UNLOAD");
-	if (!req)
-		return ctl_fail(ctl, -ENOMEM);
-	r = ctl_request(ctl, req, NULL, 0, &reply);
-	if (r != CTL_EXIT_OK)
-		return r;
-	if (ctl->json)
-		ctl_print_reply_json(reply);
-	else
-		printf("unloaded: no kernel is staged for kexec\n");
-	return CTL_EXIT_OK;
+	return ctl_run_simple(ctl, req, "unloaded: no kernel is staged for kexec");
 }

@@ -394,6 +394,31 @@ int ctl_request(struct ctl *ctl, struct json_object *cmd, const int *fds, size_t
 }
 
 /**
+ * ctl_run_simple() - run a command whose reply only says it worked.
+ * @ctl: the invocation
+ * @req: the command, or NULL when building it ran out of memory; not consumed
+ * @done: what to tell people on success
+ *
+ * Return: a CTL_EXIT_* code.
+ */
+int ctl_run_simple(struct ctl *ctl, struct json_object *req, const char *done)
+{
+	_cleanup_json_ struct json_object *reply = NULL;
+	int r;
+
+	if (!req)
+		return ctl_fail(ctl, -ENOMEM);
+	r = ctl_request(ctl, req, NULL, 0, &reply);
+	if (r != CTL_EXIT_OK)
+		return r;
+	if (ctl->json)
+		ctl_print_reply_json(reply);
+	else
+		printf("%s\n", done);
+	return CTL_EXIT_OK;
+}
+
+/**
  * ctl_cmd_new() - a new command message {"cmd":NAME}.
  * @name: the command
  *

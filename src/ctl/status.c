@@ -265,9 +265,10 @@ int cmd_list(struct ctl *ctl, int argc, char **argv)
 int cmd_release(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option longopts[] = { CTL_COMMON_OPTIONS, {} };
-	_cleanup_json_ struct json_object *req = NULL, *reply = NULL;
+	_cleanup_json_ struct json_object *req = NULL;
+	char done[128];
 	const char *id;
-	int c, r;
+	int c;
 
 	while ((c = ctl_getopt(ctl, argc, argv, "", longopts)) != -1) {
 		if (c == CTL_OPT_EXIT)
@@ -282,15 +283,8 @@ int cmd_release(struct ctl *ctl, int argc, char **argv)
 		return ctl_usage_error(ctl, "'%s' is not a client id", id);
 
 	req = ctl_cmd_new("RELEASE");
-	if (!req)
-		return ctl_fail(ctl, -ENOMEM);
-	json_object_object_add(req, "id", json_object_new_string(id));
-	r = ctl_request(ctl, req, NULL, 0, &reply);
-	if (r != CTL_EXIT_OK)
-		return r;
-	if (ctl->json)
-		ctl_print_reply_json(reply);
-	else
-		printf("released the session of %s: its preserved data is discarded\n", id);
-	return CTL_EXIT_OK;
+	if (req)
+		json_object_object_add(req, "id", json_object_new_string(id));
+	snprintf(done, sizeof(done), "released the session of %s: its preserved data is discarded", id);
+	return ctl_run_simple(ctl, req, done);
 }
