@@ -1,5 +1,6 @@
 #!/bin/bash
 # The test command: installs what it needs, builds, and runs every tier:
+#   style     clang-format (.clang-format, kernel style) on every C file
 #   unit      unit tests (protocol, client library, command-line builder, test double)
 #   asan      the unit and host tiers again, built with ASan and UBSan
 #   host      real luod, luoctl and clients over the real socket, against the
@@ -10,7 +11,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
-tiers=${LUO_TIERS:-unit asan host vm}
+tiers=${LUO_TIERS:-style unit asan host vm}
 passed=0 failed=0
 log=$(mktemp -d /tmp/luo-test.XXXXXX)
 
@@ -53,6 +54,21 @@ case " $tiers " in
 	;;
 esac
 
+# One TAP line per C file: formatted as .clang-format says.
+style_check() {
+	local f n=0 rc=0
+	for f in $(git ls-files '*.c' '*.h'); do
+		n=$((n + 1))
+		if clang-format --style=file --dry-run --Werror "$f" 2>/dev/null; then
+			echo "ok $n - style: $f"
+		else
+			echo "not ok $n - style: $f (run: clang-format -i $f)"
+			rc=1
+		fi
+	done
+	return $rc
+}
+
 unit_tests() {
 	local b=$1
 	for t in "$b"/tests/unit/test-protocol "$b"/tests/unit/test-bzimage "$b"/src/client/test-client "$b"/src/ctl/test-cmdline; do
@@ -64,6 +80,9 @@ unit_tests() {
 
 for tier in $tiers; do
 	case $tier in
+	style)
+		run_tap style style_check
+		;;
 	unit)
 		unit_tests build
 		;;

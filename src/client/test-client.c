@@ -385,16 +385,14 @@ static void test_life(void)
 	t0 = now_ms();
 	r = luo_client_next_event(c, 150, &ev);
 	t0 = now_ms() - t0;
-	ok(r == -ETIMEDOUT && t0 >= 140 && t0 < 2000, "timeout gives -ETIMEDOUT (%d after %lld ms)", r,
-	   (long long)t0);
+	ok(r == -ETIMEDOUT && t0 >= 140 && t0 < 2000, "timeout gives -ETIMEDOUT (%d after %lld ms)", r, (long long)t0);
 
 	r = luo_client_done(c);
 	ok(r == -ENOTCONN && luo_client_error(c), "done without claim: -ENOTCONN (%d)", r);
 
 	alarm(10);
 	r = luo_client_next_event(c, -1, &ev);
-	ok(r == 0 && ev.type == LUO_EVENT_ABORTED && !strcmp(ev.reason, "bye"), "an event sent before closing (%d)",
-	   r);
+	ok(r == 0 && ev.type == LUO_EVENT_ABORTED && !strcmp(ev.reason, "bye"), "an event sent before closing (%d)", r);
 	luo_event_release(&ev);
 	r = luo_client_next_event(c, -1, &ev);
 	ok(r == -ECONNRESET, "luod closing gives -ECONNRESET, not a hang (%d): %s", r, luo_client_error(c));

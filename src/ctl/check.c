@@ -59,8 +59,7 @@ static void check_all(struct checks *c, struct json_object *st)
 	if (luo_msg_bool(luo, "available"))
 		add(c, "luo", CHECK_OK, "/dev/liveupdate is held by luod");
 	else
-		add(c, "luo", CHECK_FAIL, "LUO is not available: %s",
-		    luo_msg_string(luo, "error") ?: "unknown reason");
+		add(c, "luo", CHECK_FAIL, "LUO is not available: %s", luo_msg_string(luo, "error") ?: "unknown reason");
 
 	if (state && !strcmp(state, "idle"))
 		add(c, "daemon", CHECK_OK, "luod is idle");
@@ -73,7 +72,8 @@ static void check_all(struct checks *c, struct json_object *st)
 	if (!luo_msg_bool(st, "kexec_loaded"))
 		add(c, "kernel", CHECK_FAIL, "no kernel is loaded: run 'luoctl load KERNEL'");
 	else if (!ld || luo_msg_bool(st, "loaded_changed"))
-		add(c, "kernel", CHECK_WARN, "a kernel is loaded, but not the one luod loaded: "
+		add(c, "kernel", CHECK_WARN,
+		    "a kernel is loaded, but not the one luod loaded: "
 		    "its command line is unknown; 'luoctl load' it again");
 	else
 		add(c, "kernel", CHECK_OK, "%s is loaded", luo_msg_string(ld, "kernel") ?: "a kernel");
@@ -82,8 +82,10 @@ static void check_all(struct checks *c, struct json_object *st)
 	if (cmdline && !luo_msg_bool(st, "loaded_changed")) {
 		miss = cmdline_luo_missing(cmdline);
 		if (miss)
-			add(c, "cmdline", CHECK_FAIL, "the next kernel's command line lacks %s%s%s: it could not "
-			    "retrieve the sessions", miss & CMDLINE_NO_LIVEUPDATE ? "liveupdate=on" : "",
+			add(c, "cmdline", CHECK_FAIL,
+			    "the next kernel's command line lacks %s%s%s: it could not "
+			    "retrieve the sessions",
+			    miss & CMDLINE_NO_LIVEUPDATE ? "liveupdate=on" : "",
 			    miss == (CMDLINE_NO_LIVEUPDATE | CMDLINE_NO_KHO) ? " and " : "",
 			    miss & CMDLINE_NO_KHO ? "kho=on" : "");
 		else
@@ -98,8 +100,10 @@ static void check_all(struct checks *c, struct json_object *st)
 
 	n = count(st, "sessions");
 	if (n)
-		add(c, "sessions", CHECK_FAIL, "%zu session%s from the previous update not done yet: "
-		    "claim or 'luoctl release' them", n, n == 1 ? "" : "s");
+		add(c, "sessions", CHECK_FAIL,
+		    "%zu session%s from the previous update not done yet: "
+		    "claim or 'luoctl release' them",
+		    n, n == 1 ? "" : "s");
 	else
 		add(c, "sessions", CHECK_OK, "no session from the previous update is pending");
 }

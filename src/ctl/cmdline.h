@@ -26,7 +26,7 @@ struct cmdline_args {
 /* Bits of cmdline_luo_missing(). */
 enum {
 	CMDLINE_NO_LIVEUPDATE = 1 << 0, /* liveupdate=on missing */
-	CMDLINE_NO_KHO = 1 << 1,        /* kho=on missing */
+	CMDLINE_NO_KHO = 1 << 1, /* kho=on missing */
 };
 
 int cmdline_split(const char *s, char ***words, size_t *n);

@@ -149,8 +149,8 @@ int ctl_conn_recv(struct luo_conn *c, struct json_object **msg, int timeout_ms, 
  * Return: 0 with a reply, -ECONNRESET if luod closed the connection first,
  * -ETIMEDOUT, or another -errno from sending or receiving.
  */
-int ctl_conn_call(struct luo_conn *c, struct json_object *cmd, const int *fds, size_t n_fds,
-		  struct json_object **reply, int timeout_ms)
+int ctl_conn_call(struct luo_conn *c, struct json_object *cmd, const int *fds, size_t n_fds, struct json_object **reply,
+		  int timeout_ms)
 {
 	int64_t deadline;
 	int r;

@@ -17,7 +17,7 @@
 
 enum {
 	CTL_EXIT_OK = 0,
-	CTL_EXIT_FAILED = 1,      /* luod said no, the update aborted */
+	CTL_EXIT_FAILED = 1, /* luod said no, the update aborted */
 	CTL_EXIT_USAGE = 2,
 	CTL_EXIT_UNREACHABLE = 3, /* cannot talk to luod */
 };
@@ -56,10 +56,11 @@ enum {
 	CTL_OPT_VERSION,
 	CTL_OPT_CMD, /* first value free for a command's own long options */
 };
-#define CTL_COMMON_OPTIONS                                          \
-	{ "json", no_argument, NULL, CTL_OPT_JSON },                \
-	{ "socket", required_argument, NULL, CTL_OPT_SOCKET },      \
-	{ "help", no_argument, NULL, 'h' }
+#define CTL_COMMON_OPTIONS                                                                                  \
+	{ "json", no_argument, NULL, CTL_OPT_JSON }, { "socket", required_argument, NULL, CTL_OPT_SOCKET }, \
+	{                                                                                                   \
+		"help", no_argument, NULL, 'h'                                                              \
+	}
 
 /**
  * struct ctl_cmd - an entry of the command table.
@@ -92,8 +93,8 @@ int cmd_check(struct ctl *ctl, int argc, char **argv);
 int ctl_conn_open(struct luo_conn *c, const char *path);
 int ctl_conn_send(struct luo_conn *c, struct json_object *msg, const int *fds, size_t n_fds);
 int ctl_conn_recv(struct luo_conn *c, struct json_object **msg, int timeout_ms, const sigset_t *mask);
-int ctl_conn_call(struct luo_conn *c, struct json_object *cmd, const int *fds, size_t n_fds,
-		  struct json_object **reply, int timeout_ms);
+int ctl_conn_call(struct luo_conn *c, struct json_object *cmd, const int *fds, size_t n_fds, struct json_object **reply,
+		  int timeout_ms);
 int64_t ctl_now_ms(void);
 
 /* luoctl.c: the edge, where messages for people are written. */
@@ -108,8 +109,7 @@ int ctl_report_transport(const struct ctl *ctl, int err);
 int ctl_fail(const struct ctl *ctl, int err);
 const char *ctl_errname(const char *given, int64_t err);
 int ctl_report_reply(const struct ctl *ctl, struct json_object *reply);
-int ctl_request(struct ctl *ctl, struct json_object *cmd, const int *fds, size_t n_fds,
-		struct json_object **reply);
+int ctl_request(struct ctl *ctl, struct json_object *cmd, const int *fds, size_t n_fds, struct json_object **reply);
 struct json_object *ctl_cmd_new(const char *name);
 int ctl_run_simple(struct ctl *ctl, struct json_object *req, const char *done);
 void ctl_print_json(struct json_object *obj);

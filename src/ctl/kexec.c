@@ -20,7 +20,7 @@
 #define KEXEC_GRACE_MS 30000
 
 enum phase {
-	PHASE_STARTING,  /* KEXEC sent, waiting for its reply */
+	PHASE_STARTING, /* KEXEC sent, waiting for its reply */
 	PHASE_PREPARING, /* clients are preserving their state */
 	PHASE_REBOOTING, /* all ready: the machine is going down */
 };
@@ -99,8 +99,8 @@ static void on_started(struct follow *f, struct json_object *reply, int timeout_
 	if (n == 0)
 		printf("%s started, no clients to wait for\n", what);
 	else
-		printf("%s started: waiting up to %ds for %zu client%s (%s)\n", what, timeout_s, n,
-		       n == 1 ? "" : "s", join_ids(buf, sizeof(buf), ids));
+		printf("%s started: waiting up to %ds for %zu client%s (%s)\n", what, timeout_s, n, n == 1 ? "" : "s",
+		       join_ids(buf, sizeof(buf), ids));
 }
 
 static void on_progress(struct follow *f, struct json_object *ev)
@@ -224,8 +224,9 @@ static int on_signal_received(struct follow *f)
 	int r;
 
 	if (f->abort_sent || f->phase == PHASE_REBOOTING) {
-		ctl_error(f->ctl, "interrupted; %s", f->phase == PHASE_REBOOTING ? "the machine is rebooting" :
-					"luod goes on with the abort ('luoctl status')");
+		ctl_error(f->ctl, "interrupted; %s",
+			  f->phase == PHASE_REBOOTING ? "the machine is rebooting"
+						      : "luod goes on with the abort ('luoctl status')");
 		return CTL_EXIT_FAILED;
 	}
 	ctl_error(f->ctl, "interrupted: asking luod to abort the update (interrupt again to leave)");

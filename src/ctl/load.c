@@ -87,13 +87,16 @@ static void warn_luo(struct ctl *ctl, const char *cmdline)
 	if (missing <= 0)
 		return;
 	ctl_error(ctl, "warning: the command line lacks %s: the new kernel will not be able to live-update again",
-		  missing == (CMDLINE_NO_LIVEUPDATE | CMDLINE_NO_KHO) ? "liveupdate=on and kho=on" :
-		  missing == CMDLINE_NO_LIVEUPDATE ? "liveupdate=on" : "kho=on");
+		  missing == (CMDLINE_NO_LIVEUPDATE | CMDLINE_NO_KHO) ? "liveupdate=on and kho=on"
+		  : missing == CMDLINE_NO_LIVEUPDATE		      ? "liveupdate=on"
+								      : "kho=on");
 	ctl_hint("add --append '%s'%s",
-		 missing == (CMDLINE_NO_LIVEUPDATE | CMDLINE_NO_KHO) ? "liveupdate=on kho=on" :
-		 missing == CMDLINE_NO_LIVEUPDATE ? "liveupdate=on" : "kho=on",
+		 missing == (CMDLINE_NO_LIVEUPDATE | CMDLINE_NO_KHO) ? "liveupdate=on kho=on"
+		 : missing == CMDLINE_NO_LIVEUPDATE		     ? "liveupdate=on"
+								     : "kho=on",
 		 missing & CMDLINE_NO_KHO ? " (kho=on is not needed by a kernel built with "
-					    "CONFIG_KEXEC_HANDOVER_ENABLE_DEFAULT=y)" : "");
+					    "CONFIG_KEXEC_HANDOVER_ENABLE_DEFAULT=y)"
+					  : "");
 }
 
 static void print_loaded(struct json_object *reply, struct json_object *req)

@@ -58,12 +58,13 @@ static void usage(FILE *f)
 
 		fprintf(f, "  %-9s%.*s\n", commands[i].name, (int)strcspn(h, ";"), h);
 	}
-	fprintf(f, "\nOptions:\n"
-		   "  --socket PATH  luod's socket (default: $LUOD_SOCKET, else %s)\n"
-		   "  --json         print JSON for scripts\n"
-		   "  -h, --help     show this help ('luoctl COMMAND --help' for a command)\n"
-		   "  --version      show the versions of luoctl and luod\n\n"
-		   "Exit status: 0 success, 1 failed, 2 usage error, 3 luod unreachable.\n",
+	fprintf(f,
+		"\nOptions:\n"
+		"  --socket PATH  luod's socket (default: $LUOD_SOCKET, else %s)\n"
+		"  --json         print JSON for scripts\n"
+		"  -h, --help     show this help ('luoctl COMMAND --help' for a command)\n"
+		"  --version      show the versions of luoctl and luod\n\n"
+		"Exit status: 0 success, 1 failed, 2 usage error, 3 luod unreachable.\n",
 		LUOD_DEFAULT_SOCKET);
 }
 
@@ -77,8 +78,8 @@ void ctl_cmd_help(const struct ctl *ctl)
 
 	if (!cmd)
 		return;
-	printf("Usage: luoctl [--socket PATH] [--json] %s%s%s\n\n%s.\n\nOptions:\n%s", cmd->name,
-	       *cmd->args ? " " : "", cmd->args, cmd->help, cmd->options ? cmd->options : "");
+	printf("Usage: luoctl [--socket PATH] [--json] %s%s%s\n\n%s.\n\nOptions:\n%s", cmd->name, *cmd->args ? " " : "",
+	       cmd->args, cmd->help, cmd->options ? cmd->options : "");
 	printf("  --json            print JSON for scripts\n"
 	       "  --socket PATH     luod's socket\n"
 	       "  -h, --help        show this help\n\nSee luoctl(8).\n");
@@ -261,8 +262,7 @@ int ctl_report_transport(const struct ctl *ctl, int err)
 		ctl_hint("see luod's log");
 		break;
 	case ETIMEDOUT:
-		ctl_error(ctl, "no reply from luod (%s) within %d seconds", ctl->socket,
-			  CTL_REPLY_TIMEOUT_MS / 1000);
+		ctl_error(ctl, "no reply from luod (%s) within %d seconds", ctl->socket, CTL_REPLY_TIMEOUT_MS / 1000);
 		break;
 	case EBADMSG:
 	case EPROTO:
@@ -375,8 +375,7 @@ int ctl_report_reply(const struct ctl *ctl, struct json_object *reply)
  * Return: CTL_EXIT_OK with @reply set, or the exit code after the error
  * was reported.
  */
-int ctl_request(struct ctl *ctl, struct json_object *cmd, const int *fds, size_t n_fds,
-		struct json_object **reply)
+int ctl_request(struct ctl *ctl, struct json_object *cmd, const int *fds, size_t n_fds, struct json_object **reply)
 {
 	_cleanup_json_ struct json_object *msg = NULL;
 	int r;
@@ -443,8 +442,8 @@ void ctl_print_json(struct json_object *obj)
 {
 	int flags = JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE;
 
-	if (isatty(STDOUT_FILENO) && !(json_object_is_type(obj, json_type_object) &&
-				       json_object_object_length(obj) == 0))
+	if (isatty(STDOUT_FILENO) &&
+	    !(json_object_is_type(obj, json_type_object) && json_object_object_length(obj) == 0))
 		flags |= JSON_C_TO_STRING_PRETTY;
 	puts(json_object_to_json_string_ext(obj, flags));
 }
@@ -582,8 +581,7 @@ int cmd_version(struct ctl *ctl, int argc, char **argv)
 	else
 		printf("luod   did not say its version\n");
 	if (daemon && proto != LUO_PROTO_VERSION)
-		ctl_error(ctl, "warning: luod speaks protocol %lld, luoctl %d", (long long)proto,
-			  LUO_PROTO_VERSION);
+		ctl_error(ctl, "warning: luod speaks protocol %lld, luoctl %d", (long long)proto, LUO_PROTO_VERSION);
 	return CTL_EXIT_OK;
 }
 

@@ -90,7 +90,7 @@ static void print_update(struct json_object *st)
 		snprintf(by, sizeof(by), ", requested by uid %" PRId64, uid);
 	if (elapsed >= 0 && left >= 0)
 		ctl_kv("update", "in progress for %s, deadline in %s%s", ctl_format_duration(a, sizeof(a), elapsed),
-		   ctl_format_duration(b, sizeof(b), left), by);
+		       ctl_format_duration(b, sizeof(b), left), by);
 	else if (elapsed >= 0)
 		ctl_kv("update", "in progress for %s%s", ctl_format_duration(a, sizeof(a), elapsed), by);
 	else
@@ -180,8 +180,7 @@ static const char *cell(char *buf, size_t len, struct json_object *o, const char
 	return buf;
 }
 
-static int print_table(struct json_object *arr, const char *const *headers,
-		       const char *const *keys, size_t n_cols)
+static int print_table(struct json_object *arr, const char *const *headers, const char *const *keys, size_t n_cols)
 {
 	_cleanup_table_ struct ctl_table *t = ctl_table_new(n_cols, headers);
 
@@ -234,8 +233,7 @@ int cmd_list(struct ctl *ctl, int argc, char **argv)
 		if (!out)
 			return ctl_fail(ctl, -ENOMEM);
 		json_object_object_add(out, "clients", clients ? json_object_get(clients) : json_object_new_array());
-		json_object_object_add(out, "sessions",
-				       sessions ? json_object_get(sessions) : json_object_new_array());
+		json_object_object_add(out, "sessions", sessions ? json_object_get(sessions) : json_object_new_array());
 		ctl_print_json(out);
 		return CTL_EXIT_OK;
 	}

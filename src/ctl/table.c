@@ -14,7 +14,7 @@ struct ctl_table {
 	size_t n_cols;
 	size_t n_rows; /* the header included */
 	size_t cap;
-	char **cells;  /* n_rows * n_cols, row-major */
+	char **cells; /* n_rows * n_cols, row-major */
 	size_t *width;
 };
 

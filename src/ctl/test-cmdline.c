@@ -70,8 +70,8 @@ static void test_build(void)
 	static const char *const app5[] = { "ro -- single" };
 	static const char *const app6[] = { "a=\"b" };
 
-	check_build("BOOT_IMAGE dropped from /proc/cmdline",
-		    "BOOT_IMAGE=/boot/vmlinuz-7.2 root=/dev/vda ro\n", true, NULL, 0, "root=/dev/vda ro", 0);
+	check_build("BOOT_IMAGE dropped from /proc/cmdline", "BOOT_IMAGE=/boot/vmlinuz-7.2 root=/dev/vda ro\n", true,
+		    NULL, 0, "root=/dev/vda ro", 0);
 	check_build("BOOT_IMAGE kept from --cmdline", "BOOT_IMAGE=/x root=/dev/vda", false, NULL, 0,
 		    "BOOT_IMAGE=/x root=/dev/vda", 0);
 	check_build("append adds words", "root=/dev/vda", false, app1, 1, "root=/dev/vda liveupdate=on kho=on", 0);

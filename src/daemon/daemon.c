@@ -115,8 +115,8 @@ void conn_close(struct conn *c, const char *why)
 	if (c->dead)
 		return;
 	c->dead = true;
-	log_debug("connection pid %d uid %u closed%s%s", (int)c->pid, (unsigned)c->uid,
-		  why ? ": " : "", why ? why : "");
+	log_debug("connection pid %d uid %u closed%s%s", (int)c->pid, (unsigned)c->uid, why ? ": " : "",
+		  why ? why : "");
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->lc.fd, NULL);
 	for (p = &d->conns; *p; p = &(*p)->next) {
 		if (*p == c) {
@@ -173,8 +173,7 @@ static struct json_object *cmd_subscribe(struct daemon *d, struct conn *c, struc
 	struct json_object *reply;
 
 	if (!luo_id_valid(id))
-		return luo_msg_error(EINVAL, "invalid client id: 1 to %d characters of A-Z a-z 0-9 . _ -",
-				     LUO_ID_MAX);
+		return luo_msg_error(EINVAL, "invalid client id: 1 to %d characters of A-Z a-z 0-9 . _ -", LUO_ID_MAX);
 	if (c->sub)
 		return luo_msg_error(EALREADY, "this connection is already subscribed as '%s'", c->sub->id);
 	if (d->state != D_IDLE)
@@ -280,8 +279,7 @@ static struct json_object *cmd_release(struct daemon *d, struct json_object *msg
 		return luo_msg_error(ENOENT, "no session from a previous update for '%s'", id ? id : "");
 	if (k->claimer)
 		return luo_msg_error(EBUSY, "the session of '%s' is claimed by pid %d", id, (int)k->claimer->pid);
-	log_notice("session %s of client %s released by the administrator; its data is discarded",
-		   k->session, k->id);
+	log_notice("session %s of client %s released by the administrator; its data is discarded", k->session, k->id);
 	carried_free(d, k);
 	return luo_msg_ok();
 }
@@ -306,18 +304,22 @@ static struct json_object *status_json(struct daemon *d)
 	json_object_object_add(o, "state", json_object_new_string(daemon_state_name(d->state)));
 	luo = json_object_new_object();
 	json_object_object_add(luo, "available", json_object_new_boolean(d->dev_fd >= 0));
-	json_object_object_add(luo, "error", d->dev_fd >= 0 ? NULL :
-			       json_object_new_string(d->dev_err == ENOENT ?
-				"/dev/liveupdate does not exist: the kernel needs CONFIG_LIVEUPDATE and liveupdate=on" :
-				strerror(d->dev_err)));
+	json_object_object_add(luo, "error",
+			       d->dev_fd >= 0
+				       ? NULL
+				       : json_object_new_string(d->dev_err == ENOENT
+									? "/dev/liveupdate does not exist: the kernel "
+									  "needs CONFIG_LIVEUPDATE and liveupdate=on"
+									: strerror(d->dev_err)));
 	json_object_object_add(o, "luo", luo);
 	json_object_object_add(o, "kexec_loaded", json_object_new_boolean(loaded > 0));
 	json_object_object_add(o, "updates", json_object_new_int64((int64_t)d->updates));
 	if (d->state != D_IDLE) {
 		x = json_object_new_object();
 		json_object_object_add(x, "elapsed_ms", json_object_new_int64(now_ms() - d->update_started_ms));
-		json_object_object_add(x, "remaining_ms", json_object_new_int64(
-			d->update_deadline_ms > now_ms() ? d->update_deadline_ms - now_ms() : 0));
+		json_object_object_add(
+			x, "remaining_ms",
+			json_object_new_int64(d->update_deadline_ms > now_ms() ? d->update_deadline_ms - now_ms() : 0));
 		json_object_object_add(x, "requested_by", json_object_new_int64(d->update_by));
 		json_object_object_add(o, "update", x);
 	} else {
@@ -350,8 +352,9 @@ static struct json_object *status_json(struct daemon *d)
 	}
 	json_object_object_add(o, "sessions", arr);
 	json_object_object_add(o, "loaded", d->loaded ? json_object_get(d->loaded) : NULL);
-	json_object_object_add(o, "loaded_changed", json_object_new_boolean(
-		loaded >= 0 && d->loaded_expect >= 0 && loaded != d->loaded_expect));
+	json_object_object_add(
+		o, "loaded_changed",
+		json_object_new_boolean(loaded >= 0 && d->loaded_expect >= 0 && loaded != d->loaded_expect));
 	return o;
 }
 
@@ -366,8 +369,7 @@ static bool cmd_is_admin(const char *cmd)
 }
 
 /* Handle one command; fds not used are closed by the caller. */
-static struct json_object *dispatch(struct daemon *d, struct conn *c, struct json_object *msg, int *fds,
-				    size_t n_fds)
+static struct json_object *dispatch(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
 {
 	const char *cmd = luo_msg_string(msg, "cmd");
 	int64_t timeout_ms = LUOD_DEFAULT_TIMEOUT_MS;
@@ -402,8 +404,7 @@ static struct json_object *dispatch(struct daemon *d, struct conn *c, struct jso
 		int r = luo_msg_int(msg, "timeout_ms", &timeout_ms);
 
 		if (r == -EINVAL || timeout_ms <= 0 || timeout_ms > LUOD_MAX_TIMEOUT_MS)
-			return luo_msg_error(EINVAL, "timeout_ms must be an integer from 1 to %d",
-					     LUOD_MAX_TIMEOUT_MS);
+			return luo_msg_error(EINVAL, "timeout_ms must be an integer from 1 to %d", LUOD_MAX_TIMEOUT_MS);
 		return update_start(d, c, timeout_ms, luo_msg_bool(msg, "force"));
 	}
 	if (!strcmp(cmd, "ABORT"))
@@ -437,8 +438,9 @@ static void conn_input(struct conn *c)
 			}
 			if (r < 0) {
 				log_warning("closing connection of pid %d: %s", (int)c->pid,
-					    r == -EMSGSIZE ? "message too long" :
-					    r == -EPROTO ? "protocol error in fd passing" : strerror(-r));
+					    r == -EMSGSIZE ? "message too long"
+					    : r == -EPROTO ? "protocol error in fd passing"
+							   : strerror(-r));
 				conn_close(c, NULL);
 				return;
 			}
@@ -512,8 +514,7 @@ static void listen_event(struct watch *w, uint32_t events)
 		close(fd);
 		return;
 	}
-	if (d->n_conns >= LUOD_MAX_CONNS ||
-	    (cred.uid != 0 && conns_of_uid(d, cred.uid) >= LUOD_MAX_CONNS_PER_UID)) {
+	if (d->n_conns >= LUOD_MAX_CONNS || (cred.uid != 0 && conns_of_uid(d, cred.uid) >= LUOD_MAX_CONNS_PER_UID)) {
 		log_warning("refusing a connection of pid %d uid %u: too many connections", (int)cred.pid,
 			    (unsigned)cred.uid);
 		close(fd);

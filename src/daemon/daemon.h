@@ -21,7 +21,7 @@
 #define LUOD_STATE_TOKEN 1
 #define LUOD_SESSION_NAME_MAX 64
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 struct daemon;
 

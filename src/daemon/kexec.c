@@ -166,7 +166,8 @@ void kexec_eperm_reason(char *buf, size_t len)
 		return;
 	}
 	if (read_small("/proc/sys/kernel/kexec_load_disabled", v, sizeof(v)) == 0 && !strcmp(v, "1")) {
-		snprintf(buf, len, "kernel.kexec_load_disabled is 1: kexec loading is off until the next "
+		snprintf(buf, len,
+			 "kernel.kexec_load_disabled is 1: kexec loading is off until the next "
 			 "reboot (the sysctl cannot be set back to 0)");
 		return;
 	}

@@ -106,9 +106,10 @@ struct json_object *load_handle(struct daemon *d, struct conn *c, struct json_ob
 	if (r == 0)
 		r = bzimage_check_cmdline(&info, strlen(cmdline), &bad);
 	if (r == -EINVAL)
-		return luo_msg_error(EINVAL, "%s: %zu bytes given, this kernel takes at most %u",
-				     bad, strlen(cmdline), info.cmdline_size > BZIMAGE_CMDLINE_RESERVE + 1 ?
-				     info.cmdline_size - BZIMAGE_CMDLINE_RESERVE - 1 : 0);
+		return luo_msg_error(EINVAL, "%s: %zu bytes given, this kernel takes at most %u", bad, strlen(cmdline),
+				     info.cmdline_size > BZIMAGE_CMDLINE_RESERVE + 1
+					     ? info.cmdline_size - BZIMAGE_CMDLINE_RESERVE - 1
+					     : 0);
 	if (r < 0)
 		return luo_msg_error(-r, "kernel image %s: %s", kernel ? kernel : "", bad);
 	r = sha256_fd(fds[0], sha);
@@ -144,8 +145,7 @@ struct json_object *load_handle(struct daemon *d, struct conn *c, struct json_ob
 		json_object_put(d->loaded);
 		d->loaded = x = json_object_new_object();
 		json_object_object_add(x, "kernel", json_object_new_string(kernel ? kernel : "?"));
-		if (json_object_object_get_ex(msg, "initrds", &names) &&
-		    json_object_is_type(names, json_type_array))
+		if (json_object_object_get_ex(msg, "initrds", &names) && json_object_is_type(names, json_type_array))
 			json_object_object_add(x, "initrds", json_object_get(names));
 		json_object_object_add(x, "cmdline", json_object_new_string(cmdline));
 		json_object_object_add(x, "size", json_object_new_int64(ksize));
@@ -163,7 +163,8 @@ struct json_object *load_handle(struct daemon *d, struct conn *c, struct json_ob
 	json_object_object_add(reply, "size", json_object_new_int64(ksize));
 	json_object_object_add(reply, "sha256", json_object_new_string(sha));
 	json_object_object_add(reply, "version", json_object_new_string(info.version));
-	json_object_object_add(reply, "cmdline_max", json_object_new_int64(info.cmdline_size - BZIMAGE_CMDLINE_RESERVE - 1));
+	json_object_object_add(reply, "cmdline_max",
+			       json_object_new_int64(info.cmdline_size - BZIMAGE_CMDLINE_RESERVE - 1));
 	json_object_object_add(reply, "initrd_size", json_object_new_int64(isize));
 	json_object_object_add(reply, "dry_run", json_object_new_boolean(dry_run));
 	return reply;

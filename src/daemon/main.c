@@ -212,7 +212,8 @@ int main(int argc, char **argv)
 
 		device_holder(who, sizeof(who));
 		log_error("/dev/liveupdate is held by %s: another live update agent is running; "
-			  "only one process may hold the device", who);
+			  "only one process may hold the device",
+			  who);
 		return 1;
 	}
 	if (d.dev_fd < 0) {
@@ -227,8 +228,12 @@ int main(int argc, char **argv)
 		r = state_restore(&d);
 		if (r > 0)
 			log_notice("live update %llu completed: %u session(s) wait to be claimed",
-				   (unsigned long long)d.updates, ({ unsigned n = 0;
-				   for (struct carried *k = d.carried; k; k = k->next) n++; n; }));
+				   (unsigned long long)d.updates, ({
+					   unsigned n = 0;
+					   for (struct carried *k = d.carried; k; k = k->next)
+						   n++;
+					   n;
+				   }));
 		else if (r < 0 && r != -EALREADY)
 			log_error("cannot restore luod's state after the live update: %s", strerror(-r));
 	}

@@ -112,8 +112,7 @@ struct json_object *update_start(struct daemon *d, struct conn *by, int64_t time
 			for (struct sub *t = d->subs; t; t = t->next)
 				close_fds(&t->session_fd, 1);
 			log_error("cannot create the LUO session of client %s: %s", s->id, strerror(-r));
-			return luo_msg_error(-r, "cannot create the LUO session of client %s: %s", s->id,
-					     strerror(-r));
+			return luo_msg_error(-r, "cannot create the LUO session of client %s: %s", s->id, strerror(-r));
 		}
 		json_object_array_add(ids, json_object_new_string(s->id));
 	}
@@ -303,8 +302,8 @@ static void finalize(struct daemon *d)
 	} else {
 		json_object_put(ids);
 	}
-	log_notice("all %u client(s) ready, state saved: rebooting into the new kernel (live update %llu)",
-		   d->n_subs, (unsigned long long)d->updates + 1);
+	log_notice("all %u client(s) ready, state saved: rebooting into the new kernel (live update %llu)", d->n_subs,
+		   (unsigned long long)d->updates + 1);
 	sync();
 #ifdef LUOD_FAULT_CLOSE_SESSIONS
 	/* Fault injection for the VM tests: a luod that lets go too early. */

@@ -257,7 +257,8 @@ static int check_file(int fd, uint64_t seed, uint64_t token, uint64_t size, uint
 			}
 			le = htole64(w);
 			if (memcmp(&buf[k], &le, avail)) {
-				const unsigned char *a = (const unsigned char *)&buf[k], *b = (const unsigned char *)&le;
+				const unsigned char *a = (const unsigned char *)&buf[k],
+						    *b = (const unsigned char *)&le;
 				size_t j = 0;
 
 				while (a[j] == b[j])
@@ -342,8 +343,9 @@ static int preserve_all(int session_fd, uint64_t update, struct summary *s, char
 	m = open_memstream(&manifest, &mlen);
 	if (!m)
 		goto nomem;
-	fprintf(m, "luo-demo manifest 1\nid %s\nupdate %" PRIu64 "\npid %ld\nfiles %" PRIu64 "\nsize %" PRIu64
-		   "\nseed %" PRIu64 "\n",
+	fprintf(m,
+		"luo-demo manifest 1\nid %s\nupdate %" PRIu64 "\npid %ld\nfiles %" PRIu64 "\nsize %" PRIu64
+		"\nseed %" PRIu64 "\n",
 		arg.id, update, (long)getpid(), arg.files, arg.size, arg.seed);
 	for (uint64_t t = 1; t <= arg.files; t++)
 		fprintf(m, "file %" PRIu64 " checksum 0x%016" PRIx64 "\n", t, s->sums[t]);
@@ -401,7 +403,10 @@ static int on_start(struct luo_client *c, struct luo_event *ev, bool *exit_now)
 	 * line printed after the reply may never reach the console.
 	 */
 	say("preserved %" PRIu64 " file(s), %" PRIu64 " bytes, checksum 0x%016" PRIx64 "; %s", s->files, s->bytes,
-	    s->total, arg.never_ready ? "not sending READY" : arg.fail_reason ? "sending FAIL" : "sending READY");
+	    s->total,
+	    arg.never_ready   ? "not sending READY"
+	    : arg.fail_reason ? "sending FAIL"
+			      : "sending READY");
 	free(s);
 	if (arg.never_ready)
 		return EXIT_OK;
@@ -510,7 +515,8 @@ static int parse_manifest(char *text, struct manifest *m, const char **why)
 			seen |= 16;
 		else if (sscanf(line, "update %" SCNu64, &m->update) == 1)
 			;
-		else if (sscanf(line, "file %" SCNu64 " checksum 0x%" SCNx64, &t, &v) == 2 && t >= 1 && t <= MAX_FILES) {
+		else if (sscanf(line, "file %" SCNu64 " checksum 0x%" SCNx64, &t, &v) == 2 && t >= 1 &&
+			 t <= MAX_FILES) {
 			m->sums[t] = v;
 			m->have[t] = true;
 		}
@@ -726,10 +732,20 @@ static int parse_u64(const char *s, uint64_t *out, bool suffix)
 		return -EINVAL;
 	if (suffix && *end) {
 		switch (*end) {
-		case 'k': case 'K': mult = 1ULL << 10; break;
-		case 'm': case 'M': mult = 1ULL << 20; break;
-		case 'g': case 'G': mult = 1ULL << 30; break;
-		default: return -EINVAL;
+		case 'k':
+		case 'K':
+			mult = 1ULL << 10;
+			break;
+		case 'm':
+		case 'M':
+			mult = 1ULL << 20;
+			break;
+		case 'g':
+		case 'G':
+			mult = 1ULL << 30;
+			break;
+		default:
+			return -EINVAL;
 		}
 		end++;
 		if (*end == 'i')
@@ -748,19 +764,17 @@ static int parse_u64(const char *s, uint64_t *out, bool suffix)
 static int parse_args(int argc, char **argv)
 {
 	enum { OPT_SOCKET = 256, OPT_ID, OPT_SIZE, OPT_FILES, OPT_SEED, OPT_EXIT, OPT_NEVER, OPT_FAIL };
-	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, OPT_SOCKET },
-		{ "id", required_argument, NULL, OPT_ID },
-		{ "size", required_argument, NULL, OPT_SIZE },
-		{ "files", required_argument, NULL, OPT_FILES },
-		{ "seed", required_argument, NULL, OPT_SEED },
-		{ "exit-after-ready", no_argument, NULL, OPT_EXIT },
-		{ "never-ready", no_argument, NULL, OPT_NEVER },
-		{ "fail", required_argument, NULL, OPT_FAIL },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
+	static const struct option opts[] = { { "socket", required_argument, NULL, OPT_SOCKET },
+					      { "id", required_argument, NULL, OPT_ID },
+					      { "size", required_argument, NULL, OPT_SIZE },
+					      { "files", required_argument, NULL, OPT_FILES },
+					      { "seed", required_argument, NULL, OPT_SEED },
+					      { "exit-after-ready", no_argument, NULL, OPT_EXIT },
+					      { "never-ready", no_argument, NULL, OPT_NEVER },
+					      { "fail", required_argument, NULL, OPT_FAIL },
+					      { "quiet", no_argument, NULL, 'q' },
+					      { "help", no_argument, NULL, 'h' },
+					      {} };
 	const char *mode;
 	int o;
 

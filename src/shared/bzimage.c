@@ -43,8 +43,7 @@ static uint32_t le32(const uint8_t *p)
  *
  * Return: 0, or -ENOEXEC with @why set.
  */
-int bzimage_parse(const uint8_t *buf, size_t len, size_t file_size, struct bzimage_info *info,
-		  const char **why)
+int bzimage_parse(const uint8_t *buf, size_t len, size_t file_size, struct bzimage_info *info, const char **why)
 {
 	unsigned setup_sects;
 	uint16_t off;

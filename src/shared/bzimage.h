@@ -24,8 +24,7 @@ struct bzimage_info {
 	char version[128];
 };
 
-int bzimage_parse(const uint8_t *buf, size_t len, size_t file_size, struct bzimage_info *info,
-		  const char **why);
+int bzimage_parse(const uint8_t *buf, size_t len, size_t file_size, struct bzimage_info *info, const char **why);
 int bzimage_check_cmdline(const struct bzimage_info *info, size_t cmdline_len, const char **why);
 
 #endif /* LUO_BZIMAGE_H */

@@ -349,8 +349,8 @@ bool luo_id_valid(const char *id)
 
 		if (n >= LUO_ID_MAX)
 			return false;
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+		      ch == '_' || ch == '-'))
 			return false;
 	}
 	return true;
@@ -465,32 +465,11 @@ bool luo_msg_bool(struct json_object *msg, const char *key)
  * luo_errno_name() - the symbolic name of an errno value.
  * @err: positive errno
  *
- * Return: "EINVAL" and the like, or "E?" for values not listed.
+ * Return: "EINVAL" and the like, or "E?" for values glibc does not name.
  */
 const char *luo_errno_name(int err)
 {
-	static const struct {
-		int err;
-		const char *name;
-	} names[] = {
-		{ EPERM, "EPERM" }, { ENOENT, "ENOENT" }, { ESRCH, "ESRCH" }, { EINTR, "EINTR" },
-		{ EIO, "EIO" }, { ENXIO, "ENXIO" }, { E2BIG, "E2BIG" }, { ENOEXEC, "ENOEXEC" },
-		{ EBADF, "EBADF" }, { EAGAIN, "EAGAIN" }, { ENOMEM, "ENOMEM" }, { EACCES, "EACCES" },
-		{ EFAULT, "EFAULT" }, { EBUSY, "EBUSY" }, { EEXIST, "EEXIST" }, { ENODEV, "ENODEV" },
-		{ ENOTDIR, "ENOTDIR" }, { EISDIR, "EISDIR" }, { EINVAL, "EINVAL" }, { EMFILE, "EMFILE" },
-		{ ETXTBSY, "ETXTBSY" }, { EFBIG, "EFBIG" }, { ENOSPC, "ENOSPC" }, { EPIPE, "EPIPE" },
-		{ ERANGE, "ERANGE" }, { ENAMETOOLONG, "ENAMETOOLONG" }, { ENOSYS, "ENOSYS" },
-		{ ENODATA, "ENODATA" }, { ETIME, "ETIME" }, { EPROTO, "EPROTO" }, { EBADMSG, "EBADMSG" },
-		{ EOVERFLOW, "EOVERFLOW" }, { EMSGSIZE, "EMSGSIZE" }, { EOPNOTSUPP, "EOPNOTSUPP" },
-		{ EADDRNOTAVAIL, "EADDRNOTAVAIL" }, { ENOBUFS, "ENOBUFS" }, { ECONNREFUSED, "ECONNREFUSED" },
-		{ ETIMEDOUT, "ETIMEDOUT" }, { EALREADY, "EALREADY" }, { ECANCELED, "ECANCELED" },
-		{ ENOKEY, "ENOKEY" }, { EKEYREJECTED, "EKEYREJECTED" }, { ECONNRESET, "ECONNRESET" },
-		{ ENOTCONN, "ENOTCONN" }, { ENOTTY, "ENOTTY" }, { ESTALE, "ESTALE" },
-		{ ENOTEMPTY, "ENOTEMPTY" }, { ESHUTDOWN, "ESHUTDOWN" },
-	};
+	const char *name = strerrorname_np(err);
 
-	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
-		if (names[i].err == err)
-			return names[i].name;
-	return "E?";
+	return name ? name : "E?";
 }

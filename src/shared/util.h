@@ -41,17 +41,17 @@ static inline void json_putp(struct json_object **obj)
 #define _cleanup_json_ __attribute__((cleanup(json_putp)))
 
 /* Hand ownership out: return the value and leave an empty one behind. */
-#define steal_fd(pfd)                      \
-	({                                 \
-		int _fd = *(pfd);          \
-		*(pfd) = -1;               \
-		_fd;                       \
+#define steal_fd(pfd)             \
+	({                        \
+		int _fd = *(pfd); \
+		*(pfd) = -1;      \
+		_fd;              \
 	})
-#define steal_ptr(pp)                      \
-	({                                 \
+#define steal_ptr(pp)                         \
+	({                                    \
 		__typeof__(*(pp)) _p = *(pp); \
-		*(pp) = NULL;              \
-		_p;                        \
+		*(pp) = NULL;                 \
+		_p;                           \
 	})
 
 /* Close a set of fds (those < 0 are skipped) and mark them closed. */

@@ -68,10 +68,8 @@
 
 #include "fake-proto.h"
 
-#define container_of(ptr, type, member) \
-	((type *)((char *)(ptr) - offsetof(type, member)))
-#define offsetofend(type, member) \
-	(offsetof(type, member) + sizeof(((type *)0)->member))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+#define offsetofend(type, member) (offsetof(type, member) + sizeof(((type *)0)->member))
 
 struct list {
 	struct list *prev, *next;
@@ -96,8 +94,7 @@ static void list_del(struct list *n)
 	n->next->prev = n->prev;
 }
 
-#define list_for_each(pos, head) \
-	for (pos = (head)->next; pos != (head); pos = pos->next)
+#define list_for_each(pos, head) for (pos = (head)->next; pos != (head); pos = pos->next)
 #define list_for_each_safe(pos, tmp, head) \
 	for (pos = (head)->next, tmp = pos->next; pos != (head); pos = tmp, tmp = pos->next)
 
@@ -127,16 +124,16 @@ struct pfile {
 	int fd;
 	dev_t dev;
 	ino_t ino;
-	bool retrieved;		/* incoming: handed out by RETRIEVE_FD */
+	bool retrieved; /* incoming: handed out by RETRIEVE_FD */
 };
 
 struct session {
-	struct watch w;		/* our end; fd -1 while no one holds it */
+	struct watch w; /* our end; fd -1 while no one holds it */
 	struct list link;
 	struct list files;
 	char name[LIVEUPDATE_SESSION_NAME_LENGTH];
 	bool incoming;
-	bool retrieved;		/* incoming: RETRIEVE_SESSION gave out an fd */
+	bool retrieved; /* incoming: RETRIEVE_SESSION gave out an fd */
 };
 
 struct fake {
@@ -144,7 +141,7 @@ struct fake {
 	struct watch listener;
 	struct watch signal;
 	struct list conns;
-	struct list sessions;	/* outgoing and incoming, in creation order */
+	struct list sessions; /* outgoing and incoming, in creation order */
 	struct conn *device;
 	unsigned int boot;
 	bool luo;
@@ -182,7 +179,8 @@ static void session_drop_files(struct session *s)
 {
 	struct list *p, *t;
 
-	list_for_each_safe(p, t, &s->files) {
+	list_for_each_safe(p, t, &s->files)
+	{
 		struct pfile *pf = container_of(p, struct pfile, link);
 
 		list_del(&pf->link);
@@ -209,11 +207,11 @@ static struct session *session_find(struct fake *f, const uint8_t *name, bool in
 {
 	struct list *p;
 
-	list_for_each(p, &f->sessions) {
+	list_for_each(p, &f->sessions)
+	{
 		struct session *s = container_of(p, struct session, link);
 
-		if (s->incoming == incoming &&
-		    !strncmp(s->name, (const char *)name, sizeof(s->name)))
+		if (s->incoming == incoming && !strncmp(s->name, (const char *)name, sizeof(s->name)))
 			return s;
 	}
 	return NULL;
@@ -247,10 +245,12 @@ static bool file_is_preserved(struct fake *f, dev_t dev, ino_t ino)
 {
 	struct list *p, *q;
 
-	list_for_each(p, &f->sessions) {
+	list_for_each(p, &f->sessions)
+	{
 		struct session *s = container_of(p, struct session, link);
 
-		list_for_each(q, &s->files) {
+		list_for_each(q, &s->files)
+		{
 			struct pfile *pf = container_of(q, struct pfile, link);
 
 			if ((!s->incoming || pf->retrieved) && pf->dev == dev && pf->ino == ino)
@@ -264,7 +264,8 @@ static struct pfile *pfile_find(struct session *s, uint64_t token)
 {
 	struct list *p;
 
-	list_for_each(p, &s->files) {
+	list_for_each(p, &s->files)
+	{
 		struct pfile *pf = container_of(p, struct pfile, link);
 
 		if (pf->token == token)
@@ -279,11 +280,9 @@ static struct pfile *pfile_find(struct session *s, uint64_t token)
  * request (a handler keeps it by stealing it); *outfd is an fd to install
  * in the caller, which the reply carries.
  */
-typedef int (*ioctl_fn)(struct fake *f, struct session *s,
-			union fake_ioctl_arg *a, int *infd, int *outfd);
+typedef int (*ioctl_fn)(struct fake *f, struct session *s, union fake_ioctl_arg *a, int *infd, int *outfd);
 
-static int ioctl_create_session(struct fake *f, struct session *unused,
-				union fake_ioctl_arg *a, int *infd, int *outfd)
+static int ioctl_create_session(struct fake *f, struct session *unused, union fake_ioctl_arg *a, int *infd, int *outfd)
 {
 	size_t len = strnlen((const char *)a->create.name, sizeof(a->create.name));
 	_cleanup_(freep) struct session *s = NULL;
@@ -307,8 +306,8 @@ static int ioctl_create_session(struct fake *f, struct session *unused,
 	return 0;
 }
 
-static int ioctl_retrieve_session(struct fake *f, struct session *unused,
-				  union fake_ioctl_arg *a, int *infd, int *outfd)
+static int ioctl_retrieve_session(struct fake *f, struct session *unused, union fake_ioctl_arg *a, int *infd,
+				  int *outfd)
 {
 	struct session *s = session_find(f, a->retrieve.name, true);
 	int r;
@@ -325,8 +324,7 @@ static int ioctl_retrieve_session(struct fake *f, struct session *unused,
 }
 
 /* luo_preserve_file() with the memfd handler, in the kernel's order. */
-static int ioctl_preserve_fd(struct fake *f, struct session *s,
-			     union fake_ioctl_arg *a, int *infd, int *outfd)
+static int ioctl_preserve_fd(struct fake *f, struct session *s, union fake_ioctl_arg *a, int *infd, int *outfd)
 {
 	_cleanup_(freep) struct pfile *pf = NULL;
 	struct statfs sfs;
@@ -360,8 +358,7 @@ static int ioctl_preserve_fd(struct fake *f, struct session *s,
 }
 
 /* The same open file each time, as luo_retrieve_file(). */
-static int ioctl_retrieve_fd(struct fake *f, struct session *s,
-			     union fake_ioctl_arg *a, int *infd, int *outfd)
+static int ioctl_retrieve_fd(struct fake *f, struct session *s, union fake_ioctl_arg *a, int *infd, int *outfd)
 {
 	struct pfile *pf = pfile_find(s, a->retrieve_fd.token);
 
@@ -374,8 +371,7 @@ static int ioctl_retrieve_fd(struct fake *f, struct session *s,
 	return 0;
 }
 
-static int ioctl_finish(struct fake *f, struct session *s,
-			union fake_ioctl_arg *a, int *infd, int *outfd)
+static int ioctl_finish(struct fake *f, struct session *s, union fake_ioctl_arg *a, int *infd, int *outfd)
 {
 	if (a->finish.reserved)
 		return -EINVAL;
@@ -383,8 +379,7 @@ static int ioctl_finish(struct fake *f, struct session *s,
 	return 0;
 }
 
-static int ioctl_get_name(struct fake *f, struct session *s,
-			  union fake_ioctl_arg *a, int *infd, int *outfd)
+static int ioctl_get_name(struct fake *f, struct session *s, union fake_ioctl_arg *a, int *infd, int *outfd)
 {
 	if (a->get_name.reserved)
 		return -EINVAL;
@@ -408,37 +403,30 @@ struct ioctl_op {
 
 /* Indexed by _IOC_NR() - LIVEUPDATE_CMD_BASE (0), as in luo_core.c. */
 static const struct ioctl_op device_ops[] = {
-	{ LIVEUPDATE_IOCTL_CREATE_SESSION,
-	  offsetofend(struct liveupdate_ioctl_create_session, name),
-	  FOR_ALL, ioctl_create_session },
-	{ LIVEUPDATE_IOCTL_RETRIEVE_SESSION,
-	  offsetofend(struct liveupdate_ioctl_retrieve_session, name),
-	  FOR_ALL, ioctl_retrieve_session },
+	{ LIVEUPDATE_IOCTL_CREATE_SESSION, offsetofend(struct liveupdate_ioctl_create_session, name), FOR_ALL,
+	  ioctl_create_session },
+	{ LIVEUPDATE_IOCTL_RETRIEVE_SESSION, offsetofend(struct liveupdate_ioctl_retrieve_session, name), FOR_ALL,
+	  ioctl_retrieve_session },
 };
 
 /* Indexed by _IOC_NR() - LIVEUPDATE_CMD_SESSION_BASE, as in luo_session.c. */
 #define SESSION_CMD_BASE LIVEUPDATE_CMD_SESSION_PRESERVE_FD
 static const struct ioctl_op session_ops[] = {
-	{ LIVEUPDATE_SESSION_PRESERVE_FD,
-	  offsetofend(struct liveupdate_session_preserve_fd, token),
-	  FOR_OUTGOING, ioctl_preserve_fd },
-	{ LIVEUPDATE_SESSION_RETRIEVE_FD,
-	  offsetofend(struct liveupdate_session_retrieve_fd, token),
-	  FOR_INCOMING, ioctl_retrieve_fd },
-	{ LIVEUPDATE_SESSION_FINISH,
-	  offsetofend(struct liveupdate_session_finish, reserved),
-	  FOR_INCOMING, ioctl_finish },
-	{ LIVEUPDATE_SESSION_GET_NAME,
-	  offsetofend(struct liveupdate_session_get_name, name),
-	  FOR_ALL, ioctl_get_name },
+	{ LIVEUPDATE_SESSION_PRESERVE_FD, offsetofend(struct liveupdate_session_preserve_fd, token), FOR_OUTGOING,
+	  ioctl_preserve_fd },
+	{ LIVEUPDATE_SESSION_RETRIEVE_FD, offsetofend(struct liveupdate_session_retrieve_fd, token), FOR_INCOMING,
+	  ioctl_retrieve_fd },
+	{ LIVEUPDATE_SESSION_FINISH, offsetofend(struct liveupdate_session_finish, reserved), FOR_INCOMING,
+	  ioctl_finish },
+	{ LIVEUPDATE_SESSION_GET_NAME, offsetofend(struct liveupdate_session_get_name, name), FOR_ALL, ioctl_get_name },
 };
 
 /*
  * luo_ioctl() and luo_session_ioctl(): the checks in the kernel's order,
  * then the handler. @s is NULL for the device.
  */
-static int ioctl_dispatch(struct fake *f, struct session *s, const struct fake_req *req,
-			  struct fake_reply *rep, int *infd, int *outfd)
+static int ioctl_dispatch(struct fake *f, struct session *s, const struct fake_req *req, struct fake_reply *rep,
+			  int *infd, int *outfd)
 {
 	const struct ioctl_op *ops = s ? session_ops : device_ops;
 	size_t n = s ? ARRAY_SIZE(session_ops) : ARRAY_SIZE(device_ops);
@@ -452,9 +440,8 @@ static int ioctl_dispatch(struct fake *f, struct session *s, const struct fake_r
 		return req->size_err;
 	op = &ops[nr - base];
 	if (op->cmd != req->cmd)
-		return -ENOTTY;		/* -ENOIOCTLCMD, as vfs_ioctl() shows it */
-	if ((op->kind == FOR_OUTGOING && s->retrieved) ||
-	    (op->kind == FOR_INCOMING && !s->retrieved))
+		return -ENOTTY; /* -ENOIOCTLCMD, as vfs_ioctl() shows it */
+	if ((op->kind == FOR_OUTGOING && s->retrieved) || (op->kind == FOR_INCOMING && !s->retrieved))
 		return -EINVAL;
 	if (req->user_size < op->min_size)
 		return -EINVAL;
@@ -480,11 +467,11 @@ static void status_session(FILE *out, const struct session *s)
 	if (s->incoming)
 		fprintf(out, " retrieved=%d", s->retrieved);
 	fputs(" tokens=", out);
-	list_for_each(q, &s->files) {
+	list_for_each(q, &s->files)
+	{
 		const struct pfile *pf = container_of(q, struct pfile, link);
 
-		fprintf(out, "%s%llu%s", sep, (unsigned long long)pf->token,
-			s->incoming && pf->retrieved ? "+" : "");
+		fprintf(out, "%s%llu%s", sep, (unsigned long long)pf->token, s->incoming && pf->retrieved ? "+" : "");
 		sep = ",";
 	}
 	fputc('\n', out);
@@ -503,12 +490,10 @@ static int status_reply(struct fake *f, int sock)
 	if (!out)
 		return -errno;
 	fwrite(&rep, sizeof(rep), 1, out);
-	fprintf(out, "boot %u\nluo %s\nloaded %d\ndevice %s\n",
-		f->boot, f->luo ? "on" : "off", f->loaded, f->device ? "held" : "free");
-	fprintf(out, "fail-open %d\nfail-load %d\nfail-reboot %d\n",
-		f->fail_open, f->fail_load, f->fail_reboot);
-	list_for_each(p, &f->sessions)
-		status_session(out, container_of(p, struct session, link));
+	fprintf(out, "boot %u\nluo %s\nloaded %d\ndevice %s\n", f->boot, f->luo ? "on" : "off", f->loaded,
+		f->device ? "held" : "free");
+	fprintf(out, "fail-open %d\nfail-load %d\nfail-reboot %d\n", f->fail_open, f->fail_load, f->fail_reboot);
+	list_for_each(p, &f->sessions) status_session(out, container_of(p, struct session, link));
 	if (fclose(out) != 0)
 		return -ENOMEM;
 	if (len > sizeof(rep) + FAKE_STATUS_MAX)
@@ -584,7 +569,8 @@ static int handle_reboot(struct fake *f)
 	if (f->fail_reboot)
 		return -f->fail_reboot;
 
-	list_for_each_safe(p, t, &f->sessions) {
+	list_for_each_safe(p, t, &f->sessions)
+	{
 		struct session *s = container_of(p, struct session, link);
 
 		if (s->incoming) {
@@ -593,8 +579,7 @@ static int handle_reboot(struct fake *f)
 		}
 		watch_close(f, &s->w);
 		s->incoming = true;
-		list_for_each(q, &s->files)
-			container_of(q, struct pfile, link)->retrieved = false;
+		list_for_each(q, &s->files) container_of(q, struct pfile, link)->retrieved = false;
 	}
 	if (f->device)
 		conn_free(f, f->device);
@@ -606,8 +591,7 @@ static int handle_reboot(struct fake *f)
 }
 
 /* A request on an unbound connection; 1: already answered. */
-static int handle_request(struct fake *f, struct conn *c, const struct fake_req *req,
-			  struct fake_reply *rep)
+static int handle_request(struct fake *f, struct conn *c, const struct fake_req *req, struct fake_reply *rep)
 {
 	int r;
 
@@ -660,8 +644,7 @@ static bool watch_event(struct fake *f, struct watch *w, bool hup)
 	if (n != sizeof(req))
 		r = -EPROTO;
 	else if (s || c == f->device)
-		r = req.op == FAKE_OP_IOCTL ?
-			ioctl_dispatch(f, s, &req, &rep, &infd, &outfd) : -EPROTO;
+		r = req.op == FAKE_OP_IOCTL ? ioctl_dispatch(f, s, &req, &rep, &infd, &outfd) : -EPROTO;
 	else
 		r = handle_request(f, c, &req, &rep);
 	if (r > 0)
@@ -695,7 +678,8 @@ static bool reap(struct fake *f, const struct watch *w)
 		while (watch_event(f, &f->device->w, true))
 			;
 	}
-	list_for_each_safe(p, t, &f->sessions) {
+	list_for_each_safe(p, t, &f->sessions)
+	{
 		struct session *s = container_of(p, struct session, link);
 
 		if (s->w.fd < 0 || !hung_up(s->w.fd))
@@ -769,10 +753,8 @@ static void fake_free(struct fake *f)
 {
 	struct list *p, *t;
 
-	list_for_each_safe(p, t, &f->conns)
-		conn_free(f, container_of(p, struct conn, link));
-	list_for_each_safe(p, t, &f->sessions)
-		session_free(f, container_of(p, struct session, link));
+	list_for_each_safe(p, t, &f->conns) conn_free(f, container_of(p, struct conn, link));
+	list_for_each_safe(p, t, &f->sessions) session_free(f, container_of(p, struct session, link));
 	watch_close(f, &f->listener);
 	watch_close(f, &f->signal);
 	if (f->epfd >= 0)
@@ -893,12 +875,9 @@ static const struct {
 	enum fake_ctl cmd;
 	bool has_arg;
 } ctl_cmds[] = {
-	{ "status", FAKE_CTL_STATUS, false },
-	{ "load", FAKE_CTL_LOAD, false },
-	{ "unload", FAKE_CTL_UNLOAD, false },
-	{ "fail-open", FAKE_CTL_FAIL_OPEN, true },
-	{ "fail-load", FAKE_CTL_FAIL_LOAD, true },
-	{ "fail-reboot", FAKE_CTL_FAIL_REBOOT, true },
+	{ "status", FAKE_CTL_STATUS, false },	   { "load", FAKE_CTL_LOAD, false },
+	{ "unload", FAKE_CTL_UNLOAD, false },	   { "fail-open", FAKE_CTL_FAIL_OPEN, true },
+	{ "fail-load", FAKE_CTL_FAIL_LOAD, true }, { "fail-reboot", FAKE_CTL_FAIL_REBOOT, true },
 };
 
 /* Send @req; print the text that follows the reply, if any. */
@@ -941,7 +920,7 @@ static int ctl(const struct sockaddr_un *sa, int argc, char **argv)
 			break;
 	if (argc < 1 || i == ARRAY_SIZE(ctl_cmds) || argc != 1 + ctl_cmds[i].has_arg) {
 		fprintf(stderr, "usage: luo-fake-kernel ctl --socket PATH "
-			"status|load|unload|fail-open E|fail-load E|fail-reboot E\n");
+				"status|load|unload|fail-open E|fail-load E|fail-reboot E\n");
 		return EXIT_FAILURE;
 	}
 	req.cmd = ctl_cmds[i].cmd;
@@ -962,11 +941,9 @@ static int ctl(const struct sockaddr_un *sa, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	static const struct option options[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "no-luo", no_argument, NULL, 'n' },
-		{}
-	};
+	static const struct option options[] = { { "socket", required_argument, NULL, 's' },
+						 { "no-luo", no_argument, NULL, 'n' },
+						 {} };
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	const char *path = NULL;
 	bool is_ctl = false;
@@ -992,7 +969,7 @@ int main(int argc, char **argv)
 	}
 	if (!path || (!is_ctl && optind != argc)) {
 		fprintf(stderr, "usage: luo-fake-kernel --socket PATH [--no-luo]\n"
-			"       luo-fake-kernel ctl --socket PATH CMD [ERRNO]\n");
+				"       luo-fake-kernel ctl --socket PATH CMD [ERRNO]\n");
 		return EXIT_FAILURE;
 	}
 	if (strlen(path) >= sizeof(sa.sun_path)) {

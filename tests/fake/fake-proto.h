@@ -20,20 +20,20 @@
 #include "luo-uapi.h"
 
 enum fake_op {
-	FAKE_OP_OPEN_DEVICE = 1,	/* open("/dev/liveupdate") */
-	FAKE_OP_IOCTL,			/* a LUO ioctl on the device or a session */
-	FAKE_OP_KEXEC_LOAD,		/* kexec_file_load(), fds checked; flags */
-	FAKE_OP_KEXEC_LOADED,		/* read /sys/kernel/kexec_loaded: value */
-	FAKE_OP_REBOOT,			/* reboot(LINUX_REBOOT_CMD_KEXEC) */
-	FAKE_OP_CTL,			/* test control: cmd is an enum fake_ctl */
+	FAKE_OP_OPEN_DEVICE = 1, /* open("/dev/liveupdate") */
+	FAKE_OP_IOCTL, /* a LUO ioctl on the device or a session */
+	FAKE_OP_KEXEC_LOAD, /* kexec_file_load(), fds checked; flags */
+	FAKE_OP_KEXEC_LOADED, /* read /sys/kernel/kexec_loaded: value */
+	FAKE_OP_REBOOT, /* reboot(LINUX_REBOOT_CMD_KEXEC) */
+	FAKE_OP_CTL, /* test control: cmd is an enum fake_ctl */
 };
 
 enum fake_ctl {
-	FAKE_CTL_STATUS = 1,		/* reply is followed by the status text */
-	FAKE_CTL_FAIL_OPEN,		/* arg: errno for open(), 0 clears */
-	FAKE_CTL_FAIL_LOAD,		/* arg: errno for kexec_file_load() */
-	FAKE_CTL_FAIL_REBOOT,		/* arg: errno for reboot() */
-	FAKE_CTL_LOAD,			/* an image is loaded behind our back */
+	FAKE_CTL_STATUS = 1, /* reply is followed by the status text */
+	FAKE_CTL_FAIL_OPEN, /* arg: errno for open(), 0 clears */
+	FAKE_CTL_FAIL_LOAD, /* arg: errno for kexec_file_load() */
+	FAKE_CTL_FAIL_REBOOT, /* arg: errno for reboot() */
+	FAKE_CTL_LOAD, /* an image is loaded behind our back */
 	FAKE_CTL_UNLOAD,
 };
 
@@ -57,20 +57,20 @@ union fake_ioctl_arg {
  * fd is open in the caller; without it the fake answers EBADF.
  */
 struct fake_req {
-	uint32_t op;		/* enum fake_op */
-	uint32_t cmd;		/* IOCTL: the request number; CTL: enum fake_ctl */
-	uint32_t user_size;	/* IOCTL: the caller's size field */
-	int32_t size_err;	/* IOCTL: 0 or -EFAULT */
-	int32_t copy_err;	/* IOCTL: 0, -EFAULT or -E2BIG */
-	uint32_t flags;		/* KEXEC_LOAD: KEXEC_FILE_* */
-	int32_t arg;		/* CTL: the knob's errno */
+	uint32_t op; /* enum fake_op */
+	uint32_t cmd; /* IOCTL: the request number; CTL: enum fake_ctl */
+	uint32_t user_size; /* IOCTL: the caller's size field */
+	int32_t size_err; /* IOCTL: 0 or -EFAULT */
+	int32_t copy_err; /* IOCTL: 0, -EFAULT or -E2BIG */
+	uint32_t flags; /* KEXEC_LOAD: KEXEC_FILE_* */
+	int32_t arg; /* CTL: the knob's errno */
 	uint32_t reserved;
 	union fake_ioctl_arg ioctl; /* IOCTL: the caller's struct, zero-extended */
 };
 
 struct fake_reply {
-	int32_t err;		/* 0 or -errno */
-	uint32_t value;		/* KEXEC_LOADED: 0 or 1 */
+	int32_t err; /* 0 or -errno */
+	uint32_t value; /* KEXEC_LOADED: 0 or 1 */
 	union fake_ioctl_arg ioctl; /* IOCTL: what the kernel copies back */
 };
 
@@ -79,9 +79,11 @@ struct fake_reply {
 
 /* The fd a reply carries lands in the same place in every struct. */
 _Static_assert(offsetof(struct liveupdate_ioctl_create_session, fd) ==
-	       offsetof(struct liveupdate_session_retrieve_fd, fd), "fd offset");
+		       offsetof(struct liveupdate_session_retrieve_fd, fd),
+	       "fd offset");
 _Static_assert(offsetof(struct liveupdate_ioctl_retrieve_session, fd) ==
-	       offsetof(struct liveupdate_session_retrieve_fd, fd), "fd offset");
+		       offsetof(struct liveupdate_session_retrieve_fd, fd),
+	       "fd offset");
 
 /*
  * Exported by luo-fake-preload: whether it is loaded and carries calls to

@@ -49,9 +49,9 @@
 #define KEXEC_FILE_NO_CMA 0x00000010
 #define KEXEC_FILE_FORCE_DTB 0x00000020
 #endif
-#define KEXEC_FILE_FLAGS (KEXEC_FILE_UNLOAD | KEXEC_FILE_ON_CRASH | \
-			  KEXEC_FILE_NO_INITRAMFS | KEXEC_FILE_DEBUG | \
-			  KEXEC_FILE_NO_CMA | KEXEC_FILE_FORCE_DTB)
+#define KEXEC_FILE_FLAGS                                                                                            \
+	(KEXEC_FILE_UNLOAD | KEXEC_FILE_ON_CRASH | KEXEC_FILE_NO_INITRAMFS | KEXEC_FILE_DEBUG | KEXEC_FILE_NO_CMA | \
+	 KEXEC_FILE_FORCE_DTB)
 #define NOT_OURS INT_MIN
 
 /* The fortified open variants glibc's headers declare only with fortify. */
@@ -102,10 +102,10 @@ static void *real(const char *name)
 	return fn;
 }
 
-#define REAL(name) \
+#define REAL(name)                            \
 	static __typeof__(name) *real_##name; \
-	if (!real_##name) \
-		real_##name = real(#name)
+	if (!real_##name)                     \
+	real_##name = real(#name)
 
 static int ret_errno(int r)
 {
@@ -120,8 +120,8 @@ static int user_copy(void *dst, const void *src, size_t len, bool to_user)
 {
 	struct iovec local = { .iov_base = to_user ? (void *)src : dst, .iov_len = len };
 	struct iovec remote = { .iov_base = to_user ? dst : (void *)src, .iov_len = len };
-	ssize_t n = to_user ? process_vm_writev(getpid(), &local, 1, &remote, 1, 0) :
-			      process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+	ssize_t n = to_user ? process_vm_writev(getpid(), &local, 1, &remote, 1, 0)
+			    : process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
 
 	/* Without the syscall (seccomp, old kernel), trust the pointer. */
 	if (n < 0 && (errno == ENOSYS || errno == EPERM)) {
@@ -165,8 +165,7 @@ static int fake_connect(int type_flags)
 	while (r < 0 && errno == EINTR);
 	if (r < 0) {
 		/* Loud: a test without its fake kernel must not look like a host without LUO. */
-		fprintf(stderr, "luo-fake-preload: cannot reach the fake kernel at %s: %m\n",
-			fake_addr.sun_path);
+		fprintf(stderr, "luo-fake-preload: cannot reach the fake kernel at %s: %m\n", fake_addr.sun_path);
 		return -EIO;
 	}
 	return steal_fd(&fd);
@@ -178,8 +177,7 @@ static int fake_connect(int type_flags)
  * fake closed it at a reboot, or died) is EIO. Return: 0 or -errno; the
  * fake's answer is in @rep.
  */
-static int fake_call(int sock, const struct fake_req *req, int sendfd,
-		     struct fake_reply *rep, int *recvfd)
+static int fake_call(int sock, const struct fake_req *req, int sendfd, struct fake_reply *rep, int *recvfd)
 {
 	long n;
 	int r;
@@ -261,8 +259,7 @@ static int open_device(int flags)
 	struct fake_reply rep;
 	int r;
 
-	sock = fake_connect((flags & O_CLOEXEC ? SOCK_CLOEXEC : 0) |
-			    (flags & O_NONBLOCK ? SOCK_NONBLOCK : 0));
+	sock = fake_connect((flags & O_CLOEXEC ? SOCK_CLOEXEC : 0) | (flags & O_NONBLOCK ? SOCK_NONBLOCK : 0));
 	if (sock < 0)
 		return sock;
 	r = fake_call(sock, &req, -1, &rep, &fd);
@@ -310,43 +307,43 @@ static bool open_has_mode(int flags)
 	return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
 }
 
-#define DEFINE_OPEN(name)						\
-int name(const char *path, int flags, ...)				\
-{									\
-	mode_t mode = 0;						\
-	int r;								\
-	REAL(name);							\
-									\
-	if (open_has_mode(flags)) {					\
-		va_list ap;						\
-		va_start(ap, flags);					\
-		mode = va_arg(ap, mode_t);				\
-		va_end(ap);						\
-	}								\
-	r = fake_open(path, flags);					\
-	if (r == NOT_OURS)						\
-		return real_##name(path, flags, mode);			\
-	return ret_errno(r);						\
-}
+#define DEFINE_OPEN(name)                                      \
+	int name(const char *path, int flags, ...)             \
+	{                                                      \
+		mode_t mode = 0;                               \
+		int r;                                         \
+		REAL(name);                                    \
+                                                               \
+		if (open_has_mode(flags)) {                    \
+			va_list ap;                            \
+			va_start(ap, flags);                   \
+			mode = va_arg(ap, mode_t);             \
+			va_end(ap);                            \
+		}                                              \
+		r = fake_open(path, flags);                    \
+		if (r == NOT_OURS)                             \
+			return real_##name(path, flags, mode); \
+		return ret_errno(r);                           \
+	}
 
-#define DEFINE_OPENAT(name)						\
-int name(int dirfd, const char *path, int flags, ...)			\
-{									\
-	mode_t mode = 0;						\
-	int r;								\
-	REAL(name);							\
-									\
-	if (open_has_mode(flags)) {					\
-		va_list ap;						\
-		va_start(ap, flags);					\
-		mode = va_arg(ap, mode_t);				\
-		va_end(ap);						\
-	}								\
-	r = fake_open(path, flags);					\
-	if (r == NOT_OURS)						\
-		return real_##name(dirfd, path, flags, mode);		\
-	return ret_errno(r);						\
-}
+#define DEFINE_OPENAT(name)                                           \
+	int name(int dirfd, const char *path, int flags, ...)         \
+	{                                                             \
+		mode_t mode = 0;                                      \
+		int r;                                                \
+		REAL(name);                                           \
+                                                                      \
+		if (open_has_mode(flags)) {                           \
+			va_list ap;                                   \
+			va_start(ap, flags);                          \
+			mode = va_arg(ap, mode_t);                    \
+			va_end(ap);                                   \
+		}                                                     \
+		r = fake_open(path, flags);                           \
+		if (r == NOT_OURS)                                    \
+			return real_##name(dirfd, path, flags, mode); \
+		return ret_errno(r);                                  \
+	}
 
 DEFINE_OPEN(open)
 DEFINE_OPEN(open64)
@@ -465,8 +462,8 @@ static int kexec_check_file(int fd)
 }
 
 /* kexec_file_load(2) in the kernel's order of checks; the image is not parsed. */
-static int fake_kexec_file_load(int kernel_fd, int initrd_fd, unsigned long cmdline_len,
-				const char *cmdline, unsigned long flags)
+static int fake_kexec_file_load(int kernel_fd, int initrd_fd, unsigned long cmdline_len, const char *cmdline,
+				unsigned long flags)
 {
 	struct fake_req req = { .op = FAKE_OP_KEXEC_LOAD, .flags = flags };
 	struct fake_reply rep;
@@ -514,8 +511,7 @@ long syscall(long nr, ...)
 	va_end(ap);
 
 	if (fake_active && nr == SYS_kexec_file_load)
-		return ret_errno(fake_kexec_file_load((int)a[0], (int)a[1], a[2],
-						      (const char *)a[3], a[4]));
+		return ret_errno(fake_kexec_file_load((int)a[0], (int)a[1], a[2], (const char *)a[3], a[4]));
 	return real_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 

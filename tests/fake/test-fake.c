@@ -114,7 +114,9 @@ static int retrieve_session(int dev, const char *name)
 static int preserve(int s, int fd, uint64_t token)
 {
 	struct liveupdate_session_preserve_fd a = {
-		.size = sizeof(a), .fd = fd, .token = token,
+		.size = sizeof(a),
+		.fd = fd,
+		.token = token,
 	};
 
 	return luo_ioctl(s, LIVEUPDATE_SESSION_PRESERVE_FD, &a);
@@ -140,12 +142,10 @@ static bool name_is(int s, const char *name)
 {
 	struct liveupdate_session_get_name a = { .size = sizeof(a) };
 
-	return luo_ioctl(s, LIVEUPDATE_SESSION_GET_NAME, &a) == 0 &&
-	       !strncmp((char *)a.name, name, sizeof(a.name));
+	return luo_ioctl(s, LIVEUPDATE_SESSION_GET_NAME, &a) == 0 && !strncmp((char *)a.name, name, sizeof(a.name));
 }
 
-static int kexec_load(int kernel, int initrd, const char *cmdline, unsigned long len,
-		      unsigned long flags)
+static int kexec_load(int kernel, int initrd, const char *cmdline, unsigned long len, unsigned long flags)
 {
 	return neg_errno(syscall(SYS_kexec_file_load, kernel, initrd, len, cmdline, flags));
 }
@@ -196,16 +196,14 @@ static bool same_file(int a, int b)
 {
 	struct stat sa, sb;
 
-	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 &&
-	       sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 /* luo-fake-kernel ctl CMD [ARG], without the preload in its environment. */
 static void ctl(const char *cmd, const char *arg)
 {
 	const char *argv[] = {
-		getenv("LUO_FAKE_KERNEL"), "ctl", "--socket", getenv("LUO_FAKE_SOCKET"),
-		cmd, arg, NULL,
+		getenv("LUO_FAKE_KERNEL"), "ctl", "--socket", getenv("LUO_FAKE_SOCKET"), cmd, arg, NULL,
 	};
 	char *envp[256];
 	size_t i, n = 0;
@@ -216,8 +214,8 @@ static void ctl(const char *cmd, const char *arg)
 		if (strncmp(environ[i], "LD_PRELOAD=", 11))
 			envp[n++] = environ[i];
 	envp[n] = NULL;
-	if (!argv[0] || posix_spawn(&pid, argv[0], NULL, NULL, (char **)argv, envp) ||
-	    waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) {
+	if (!argv[0] || posix_spawn(&pid, argv[0], NULL, NULL, (char **)argv, envp) || waitpid(pid, &status, 0) < 0 ||
+	    !WIFEXITED(status) || WEXITSTATUS(status)) {
 		fprintf(stderr, "test-fake: ctl %s failed\n", cmd);
 		exit(EXIT_FAILURE);
 	}
@@ -271,22 +269,18 @@ static void test_sizes(int dev)
 	struct liveupdate_ioctl_create_session a = { .size = sizeof(a) - 1, .name = "small" };
 	struct liveupdate_session_get_name gn = { .size = sizeof(gn) };
 
-	expect(luo_ioctl(dev, LIVEUPDATE_IOCTL_CREATE_SESSION, &a), -EINVAL,
-	       "a struct smaller than the minimum");
+	expect(luo_ioctl(dev, LIVEUPDATE_IOCTL_CREATE_SESSION, &a), -EINVAL, "a struct smaller than the minimum");
 	a.size = 0;
 	expect(luo_ioctl(dev, LIVEUPDATE_IOCTL_CREATE_SESSION, &a), -EINVAL, "size 0");
-	expect(luo_ioctl(dev, LIVEUPDATE_IOCTL_CREATE_SESSION, &big), -E2BIG,
-	       "a larger struct with a non-zero tail");
+	expect(luo_ioctl(dev, LIVEUPDATE_IOCTL_CREATE_SESSION, &big), -E2BIG, "a larger struct with a non-zero tail");
 	big.tail = 0;
-	expect(luo_ioctl(dev, LIVEUPDATE_IOCTL_CREATE_SESSION, &big), 0,
-	       "a larger struct with a zero tail");
+	expect(luo_ioctl(dev, LIVEUPDATE_IOCTL_CREATE_SESSION, &big), 0, "a larger struct with a zero tail");
 	tap(big.s.fd > 2 && name_is(big.s.fd, "big"), "it returns the session fd");
 	close(big.s.fd);
 	expect(luo_ioctl(dev, LIVEUPDATE_IOCTL_CREATE_SESSION, NULL), -EFAULT, "a NULL argument");
 	expect(luo_ioctl(dev, _IO(LIVEUPDATE_IOCTL_TYPE, 0x05), &a), -EINVAL,
 	       "an unknown request number on the device");
-	expect(luo_ioctl(dev, LIVEUPDATE_SESSION_GET_NAME, &gn), -EINVAL,
-	       "a session request on the device");
+	expect(luo_ioctl(dev, LIVEUPDATE_SESSION_GET_NAME, &gn), -EINVAL, "a session request on the device");
 	expect(luo_ioctl(dev, _IOW(LIVEUPDATE_IOCTL_TYPE, 0, int), &a), -ENOTTY,
 	       "a known number with other direction/size bits");
 }
@@ -316,8 +310,7 @@ static void test_preserve(int dev, int a)
 
 	tap(name_is(a, "a"), "GET_NAME on an outgoing session");
 	expect(luo_ioctl(a, LIVEUPDATE_SESSION_GET_NAME, &gn), -EINVAL, "GET_NAME, reserved set");
-	expect(luo_ioctl(a, LIVEUPDATE_IOCTL_CREATE_SESSION, &gn), -EINVAL,
-	       "a device request on a session");
+	expect(luo_ioctl(a, LIVEUPDATE_IOCTL_CREATE_SESSION, &gn), -EINVAL, "a device request on a session");
 	expect(retrieve_fd(a, 1), -EINVAL, "RETRIEVE_FD on an outgoing session");
 	expect(finish(a, 0), -EINVAL, "FINISH on an outgoing session");
 
@@ -423,21 +416,18 @@ static void test_kexec(void)
 	       "an empty kernel file");
 	expect(kexec_load(kernel, -1, cmdline, strlen(cmdline), KEXEC_FILE_NO_INITRAMFS), -EINVAL,
 	       "a command line without its NUL");
-	expect(kexec_load(kernel, -1, NULL, 4, KEXEC_FILE_NO_INITRAMFS), -EFAULT,
-	       "an unreadable command line");
-	expect(kexec_load(kernel, -1, cmdline, sizeof(cmdline), KEXEC_FILE_ON_CRASH |
-			  KEXEC_FILE_NO_INITRAMFS), 0, "a crash kernel loads");
+	expect(kexec_load(kernel, -1, NULL, 4, KEXEC_FILE_NO_INITRAMFS), -EFAULT, "an unreadable command line");
+	expect(kexec_load(kernel, -1, cmdline, sizeof(cmdline), KEXEC_FILE_ON_CRASH | KEXEC_FILE_NO_INITRAMFS), 0,
+	       "a crash kernel loads");
 	expect(kexec_loaded(), 0, "... and kexec_loaded still says 0");
-	expect(kexec_load(kernel, -1, cmdline, sizeof(cmdline), KEXEC_FILE_NO_INITRAMFS), 0,
-	       "kexec_file_load");
+	expect(kexec_load(kernel, -1, cmdline, sizeof(cmdline), KEXEC_FILE_NO_INITRAMFS), 0, "kexec_file_load");
 	expect(kexec_loaded(), 1, "kexec_loaded says 1");
 	expect(kexec_load(-1, -1, NULL, 0, KEXEC_FILE_UNLOAD), 0, "unload (fds unused)");
 	expect(kexec_loaded(), 0, "kexec_loaded says 0");
 	expect(kexec_load(kernel, kernel, NULL, 0, 0), 0, "with an initrd, no command line");
 	ctl("unload", NULL);
 	ctl("fail-load", "EPERM");
-	expect(kexec_load(kernel, -1, cmdline, sizeof(cmdline), KEXEC_FILE_NO_INITRAMFS), -EPERM,
-	       "the fail-load knob");
+	expect(kexec_load(kernel, -1, cmdline, sizeof(cmdline), KEXEC_FILE_NO_INITRAMFS), -EPERM, "the fail-load knob");
 	expect(kexec_loaded(), 0, "... and nothing is loaded");
 	ctl("fail-load", "0");
 	ctl("load", NULL);
@@ -533,8 +523,7 @@ static void test_prepare(void)
 
 	ctl("load", NULL);
 	ctl("fail-reboot", "EIO");
-	expect(neg_errno(reboot(LINUX_REBOOT_CMD_KEXEC)), -EIO,
-	       "a failed serialization: reboot() returns its error");
+	expect(neg_errno(reboot(LINUX_REBOOT_CMD_KEXEC)), -EIO, "a failed serialization: reboot() returns its error");
 	m = memfd_with("after the failed reboot");
 	expect(preserve(keep, m, 3), 0, "the sessions are still usable");
 	close(m);

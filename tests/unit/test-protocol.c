@@ -243,17 +243,18 @@ static void test_helpers(void)
 	int64_t v = 0;
 
 	ok(!luo_msg_bool(e, "ok") && !strcmp(luo_msg_string(e, "error"), "no way") &&
-	   luo_msg_int(e, "errno", &v) == 0 && v == EPERM && !strcmp(luo_msg_string(e, "errname"), "EPERM"),
+		   luo_msg_int(e, "errno", &v) == 0 && v == EPERM && !strcmp(luo_msg_string(e, "errname"), "EPERM"),
 	   "error replies carry text, errno and errname");
 	ok(luo_msg_string(e, "errno") == NULL, "a number is not a string");
 	ok(luo_msg_int(e, "error", &v) == -EINVAL && luo_msg_int(e, "nope", &v) == -ENOENT, "int getter errors");
 	json_object_put(e);
 	ok(luo_id_valid("vm-42") && luo_id_valid("db_1.main") && luo_id_valid("A"), "good ids");
 	ok(!luo_id_valid("") && !luo_id_valid(NULL) && !luo_id_valid("a b") && !luo_id_valid("a/b") &&
-	   !luo_id_valid(".x") && !luo_id_valid("-x") && !luo_id_valid("é"), "bad ids");
+		   !luo_id_valid(".x") && !luo_id_valid("-x") && !luo_id_valid("é"),
+	   "bad ids");
 	ok(luo_id_valid("123456789012345678901234567890123456789012345678") &&
-	   !luo_id_valid("1234567890123456789012345678901234567890123456789"), "ids are at most %d bytes",
-	   LUO_ID_MAX);
+		   !luo_id_valid("1234567890123456789012345678901234567890123456789"),
+	   "ids are at most %d bytes", LUO_ID_MAX);
 	ok(!strcmp(luo_errno_name(ETIMEDOUT), "ETIMEDOUT") && !strcmp(luo_errno_name(9999), "E?"), "errno names");
 }
 
