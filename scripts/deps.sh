@@ -3,7 +3,8 @@
 set -euo pipefail
 pkgs=(gcc meson ninja-build pkg-config libjson-c-dev
       qemu-system-x86 busybox-static cpio kexec-tools
-      flex bison bc libelf-dev libssl-dev xz-utils make python3 util-linux clang-format git)
+      flex bison bc libelf-dev libssl-dev xz-utils make python3 util-linux clang-format git
+      clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -3,6 +3,7 @@
 #   style     clang-format (.clang-format, kernel style) on every C file
 #   unit      unit tests (protocol, client library, command-line builder, test double)
 #   asan      the unit and host tiers again, built with ASan and UBSan
+#   fuzz      the protocol decoder under libFuzzer (clang, ASan, UBSan), 30 s
 #   host      real luod, luoctl and clients over the real socket, against the
 #             /dev/liveupdate test double
 #   vm        real live updates on a real LUO kernel in QEMU (tests/vm)
@@ -11,7 +12,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
-tiers=${LUO_TIERS:-style unit asan host vm}
+tiers=${LUO_TIERS:-style unit asan fuzz host vm}
 passed=0 failed=0
 log=$(mktemp -d /tmp/luo-test.XXXXXX)
 
@@ -69,6 +70,26 @@ style_check() {
 	return $rc
 }
 
+# A bounded libFuzzer run over the checked-in corpus; new inputs stay in a
+# scratch directory.
+fuzz_protocol() {
+	local corpus
+	if [ ! -f build-fuzz/build.ninja ]; then
+		CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
+			>/dev/null || return 1
+	fi
+	ninja -C build-fuzz tests/fuzz/fuzz-protocol >/dev/null || return 1
+	corpus=$(mktemp -d)
+	if build-fuzz/tests/fuzz/fuzz-protocol -max_total_time="${LUO_FUZZ_SECONDS:-30}" \
+		"$corpus" tests/fuzz/corpus >"$log/fuzz.log" 2>&1; then
+		echo "ok 1 - fuzz: protocol decoder, $(grep -o 'Done [0-9]* runs' "$log/fuzz.log" | tail -n1)"
+	else
+		tail -n 40 "$log/fuzz.log"
+		echo "not ok 1 - fuzz: protocol decoder (the crashing input is in $(pwd))"
+	fi
+	rm -rf "$corpus"
+}
+
 unit_tests() {
 	local b=$1
 	for t in "$b"/tests/unit/test-protocol "$b"/tests/unit/test-bzimage "$b"/src/client/test-client "$b"/src/ctl/test-cmdline; do
@@ -102,6 +123,9 @@ for tier in $tiers; do
 			echo "not ok - asan build failed"
 			failed=$((failed + 1))
 		fi
+		;;
+	fuzz)
+		run_tap fuzz fuzz_protocol
 		;;
 	host)
 		BUILD=$top/build run_tap host tests/host/run.sh
