@@ -299,3 +299,26 @@ test_no_luo_serves_status() {
 	luoctl kexec >"$T/k.out" 2>&1 && fail "kexec without LUO accepted"
 	expect_out "$T/k.out" "ENODEV"
 }
+
+test_sigterm_aborts_and_logs_with_priorities() {
+	luod_start
+	client slow --size 64K --never-ready preserve
+	wait_state slow subscribed
+	load_kernel
+	kexec --timeout 60 &
+	local kpid=$!
+	wait_state slow preparing
+	kill -TERM "$LUOD_PID"
+	wait $kpid && fail "kexec succeeded although luod stopped"
+	expect_out "$T/kexec.out" "luod is stopping"
+	wait "$LUOD_PID" || fail "luod exited with $? on SIGTERM"
+	[ -e "$LUOD_SOCKET" ] && fail "luod left its socket behind"
+	kernel_rebooted && fail "rebooted"
+	kill -9 "${CLIENT_PID[slow]}"
+	sleep 0.3
+	[ "$(sessions outgoing)" = 0 ] || fail "sessions left: $(fakectl status)"
+	# Every log line carries a journald priority prefix; -v adds debug ones.
+	grep -qv '^<[0-7]>' "$T/luod.1.log" && fail "log lines without a priority: $(grep -v '^<[0-7]>' "$T/luod.1.log")"
+	grep -q '^<7>' "$T/luod.1.log" || fail "no debug line with -v"
+	grep -q '^<3>live update aborted: luod is stopping' "$T/luod.1.log" || fail "the abort is not logged as an error"
+}
