@@ -1,10 +1,13 @@
 #!/bin/bash
 # Install the Debian (bookworm) packages that building, testing and the demo need.
 set -euo pipefail
-pkgs=(gcc meson ninja-build pkg-config libjson-c-dev
+# build: the project, static binaries for the initramfs
+# vm: QEMU, the initramfs, kexec-tools (reference and selftests), the kernel build
+# tests: python3 (protocol pokes), setpriv (util-linux), the style and fuzz tiers
+pkgs=(gcc libc6-dev meson ninja-build pkg-config libjson-c-dev
       qemu-system-x86 busybox-static cpio kexec-tools
-      flex bison bc libelf-dev libssl-dev xz-utils make python3 util-linux clang-format git
-      clang libclang-rt-14-dev)
+      flex bison bc libelf-dev libssl-dev xz-utils make perl
+      python3 util-linux git clang-format clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
