@@ -134,6 +134,7 @@ void update_sub_lost(struct daemon *d, struct sub *s);
 int state_save(struct daemon *d, int *state_fd);
 int state_restore(struct daemon *d);
 void carried_free(struct daemon *d, struct carried *k);
+unsigned carried_count(const struct daemon *d);
 
 /* load.c */
 struct json_object *load_handle(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds);

@@ -228,12 +228,7 @@ int main(int argc, char **argv)
 		r = state_restore(&d);
 		if (r > 0)
 			log_notice("live update %llu completed: %u session(s) wait to be claimed",
-				   (unsigned long long)d.updates, ({
-					   unsigned n = 0;
-					   for (struct carried *k = d.carried; k; k = k->next)
-						   n++;
-					   n;
-				   }));
+				   (unsigned long long)d.updates, carried_count(&d));
 		else if (r < 0 && r != -EALREADY)
 			log_error("cannot restore luod's state after the live update: %s", strerror(-r));
 	}

@@ -39,6 +39,21 @@ void carried_free(struct daemon *d, struct carried *k)
 	free(k);
 }
 
+/**
+ * carried_count() - how many sessions from before the update luod holds.
+ * @d: the daemon
+ *
+ * Return: their number.
+ */
+unsigned carried_count(const struct daemon *d)
+{
+	unsigned n = 0;
+
+	for (const struct carried *k = d->carried; k; k = k->next)
+		n++;
+	return n;
+}
+
 static int write_all(int fd, const char *buf, size_t len)
 {
 	while (len) {

@@ -85,8 +85,8 @@ static void finalize(struct daemon *d);
  */
 struct json_object *update_start(struct daemon *d, struct conn *by, int64_t timeout_ms, bool force)
 {
+	unsigned unclaimed = carried_count(d);
 	struct json_object *reply, *ids;
-	unsigned unclaimed = 0;
 	int r;
 
 	if (d->state != D_IDLE)
@@ -94,8 +94,6 @@ struct json_object *update_start(struct daemon *d, struct conn *by, int64_t time
 	if (d->dev_fd < 0)
 		return luo_msg_error(ENODEV, "LUO is not available: %s",
 				     d->dev_err == ENOENT ? "/dev/liveupdate does not exist" : strerror(d->dev_err));
-	for (struct carried *k = d->carried; k; k = k->next)
-		unclaimed++;
 	if (!force && unclaimed)
 		return luo_msg_error(ENOTEMPTY,
 				     "%u session(s) from the previous update are not claimed yet and would be lost",

@@ -295,6 +295,8 @@ int luo_conn_flush(struct luo_conn *c)
 			mh.msg_control = &ctrl;
 			mh.msg_controllen = CMSG_SPACE(sizeof(int) * o->n_fds);
 			cm = CMSG_FIRSTHDR(&mh);
+			if (!cm)
+				return -EINVAL;
 			cm->cmsg_level = SOL_SOCKET;
 			cm->cmsg_type = SCM_RIGHTS;
 			cm->cmsg_len = CMSG_LEN(sizeof(int) * o->n_fds);
