@@ -266,7 +266,7 @@ static struct json_object *cmd_done(struct daemon *d, struct conn *c)
 	json_object_object_add(reply, "id", json_object_new_string(k->id));
 	log_info("client %s is done with session %s", k->id, k->session);
 	c->claim = NULL;
-	carried_free(d, k);
+	carried_drop(d, k);
 	return reply;
 }
 
@@ -280,7 +280,7 @@ static struct json_object *cmd_release(struct daemon *d, struct json_object *msg
 	if (k->claimer)
 		return luo_msg_error(EBUSY, "the session of '%s' is claimed by pid %d", id, (int)k->claimer->pid);
 	log_notice("session %s of client %s released by the administrator; its data is discarded", k->session, k->id);
-	carried_free(d, k);
+	carried_drop(d, k);
 	return luo_msg_ok();
 }
 
@@ -676,8 +676,11 @@ void daemon_done(struct daemon *d)
 		closep(&s->session_fd);
 		free(s);
 	}
-	if (d->carried)
+	if (d->carried && d->store_fd < 0)
 		log_warning("stopping with sessions from the previous update unclaimed: their data is lost");
+	else if (d->carried)
+		log_notice("stopping; the sessions from the previous update stay in the service manager's fd store");
+	closep(&d->store_fd);
 	while (d->carried)
 		carried_free(d, d->carried);
 	json_object_put(d->loaded);

@@ -111,6 +111,9 @@ struct daemon {
 
 	struct json_object *loaded;
 	int loaded_expect;
+
+	/* The list of carried sessions in the service manager's fd store, or -1. */
+	int store_fd;
 };
 
 /* daemon.c */
@@ -134,7 +137,10 @@ void update_sub_lost(struct daemon *d, struct sub *s);
 int state_save(struct daemon *d, int *state_fd);
 int state_restore(struct daemon *d);
 void carried_free(struct daemon *d, struct carried *k);
+void carried_drop(struct daemon *d, struct carried *k);
 unsigned carried_count(const struct daemon *d);
+int state_restore_stored(struct daemon *d);
+int store_sync(struct daemon *d);
 
 /* load.c */
 struct json_object *load_handle(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds);

@@ -19,6 +19,7 @@
 #include "daemon.h"
 #include "kexec.h"
 #include "log.h"
+#include "sd.h"
 #include "luo-ops.h"
 #include "util.h"
 
@@ -196,7 +197,7 @@ static int listen_socket(const char *path)
 
 int main(int argc, char **argv)
 {
-	struct daemon d = { .epfd = -1, .dev_fd = -1, .loaded_expect = -1 };
+	struct daemon d = { .epfd = -1, .dev_fd = -1, .loaded_expect = -1, .store_fd = -1 };
 	_cleanup_close_ int lock_fd = -1;
 	int r, lfd;
 
@@ -225,12 +226,26 @@ int main(int argc, char **argv)
 		else
 			log_warning("LUO is not available: cannot open /dev/liveupdate: %s", strerror(d.dev_err));
 	} else {
-		r = state_restore(&d);
+		/* A restart: the service manager kept the sessions for us. */
+		r = state_restore_stored(&d);
 		if (r > 0)
+			log_notice("restarted: %u session(s) from live update %llu taken back from the fd store",
+				   carried_count(&d), (unsigned long long)d.updates);
+		else if (r < 0)
+			log_error("cannot use the fd store the service manager passed: %s", strerror(-r));
+		if (r <= 0)
+			r = state_restore(&d);
+		if (r > 0 && !d.carried)
+			log_notice("live update %llu completed: no session to hand back",
+				   (unsigned long long)d.updates);
+		else if (r > 0)
 			log_notice("live update %llu completed: %u session(s) wait to be claimed",
 				   (unsigned long long)d.updates, carried_count(&d));
 		else if (r < 0 && r != -EALREADY)
 			log_error("cannot restore luod's state after the live update: %s", strerror(-r));
+		if (r > 0 && store_sync(&d) < 0)
+			log_warning("cannot put the sessions into the service manager's fd store: a restart "
+				    "of luod would lose them");
 	}
 
 	/* What is staged now is the baseline for noticing changes behind our back. */
@@ -249,6 +264,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_info("luod %s listening on %s", PACKAGE_VERSION, arg_socket);
+	sd_notify_fds("READY=1", NULL, 0);
 	r = daemon_run(&d);
 	if (r < 0)
 		log_error("event loop failed: %s", strerror(-r));

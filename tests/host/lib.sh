@@ -116,7 +116,25 @@ kexec() {
 	luoctl kexec "$@" >"$T/kexec.out" 2>&1
 }
 
-# After a successful kexec: the old boot's processes die, luod starts again.
+# luod under a stand-in for systemd (fd store, restarts); $T/luod.pid
+# names the running luod.
+luod_start_supervised() {
+	python3 "$(dirname "${BASH_SOURCE[0]}")/fake-systemd.py" --notify "$T/notify.sock" --log "$T/systemd.log" \
+		--pidfile "$T/luod.pid" -- env LD_PRELOAD="$PRELOAD" "$LUOD" -v </dev/null >/dev/null 2>>"$T/luod.$BOOT.log" &
+	BOOT_PIDS+=("$!")
+	wait_luod
+}
+
+wait_luod() {
+	for _ in $(seq 200); do
+		luoctl status >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	fail "luod does not answer: $(cat "$T/luod.$BOOT.log")"
+}
+
+# After a successful kexec: the old boot's processes die, luod starts again
+# (with the function named by $1, luod_start by default).
 reboot_done() {
 	local p
 	for _ in $(seq 100); do kill -0 "$LUOD_PID" 2>/dev/null || break; sleep 0.05; done
@@ -126,7 +144,7 @@ reboot_done() {
 	BOOT_PIDS=()
 	kernel_rebooted || fail "the fake kernel did not reboot: $(cat "$T/kernel.log")"
 	BOOT=$((BOOT + 1))
-	luod_start
+	"${1:-luod_start}"
 }
 
 # Has the fake kernel left our boot? (Its boots count from 0, ours from 1.)

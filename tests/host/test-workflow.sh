@@ -322,3 +322,32 @@ test_sigterm_aborts_and_logs_with_priorities() {
 	grep -q '^<7>' "$T/luod.1.log" || fail "no debug line with -v"
 	grep -q '^<3>live update aborted: luod is stopping' "$T/luod.1.log" || fail "the abort is not logged as an error"
 }
+
+test_restart_keeps_sessions_in_fd_store() {
+	luod_start
+	client a --size 128K --seed 9 preserve
+	client b --size 64K --seed 10 preserve
+	wait_state a subscribed
+	wait_state b subscribed
+	load_kernel
+	kexec || fail "kexec failed: $(cat "$T/kexec.out")"
+	reboot_done luod_start_supervised
+	grep -q "^ready" "$T/systemd.log" || fail "luod did not notify READY=1"
+	grep -q "^store luod.a." "$T/systemd.log" || fail "a's session not in the fd store: $(cat "$T/systemd.log")"
+	grep -q "^store luod-state" "$T/systemd.log" || fail "no list in the fd store"
+	on "$DEMO" --id b --size 64K --seed 10 verify >"$T/v.out" 2>&1 || fail "b: $(cat "$T/v.out")"
+	grep -q "^remove luod.b." "$T/systemd.log" || fail "b's session stayed in the fd store after DONE"
+	# luod crashes: its restart gets a's session back from the store.
+	local old
+	old=$(cat "$T/luod.pid")
+	kill -9 "$old"
+	for _ in $(seq 200); do [ "$(cat "$T/luod.pid")" != "$old" ] && break; sleep 0.05; done
+	wait_luod
+	grep -q "^started .*luod-state" "$T/systemd.log" || fail "the restart got no fds: $(cat "$T/systemd.log")"
+	grep -q "taken back from the fd store" "$T/luod.$BOOT.log" || fail "luod did not take the sessions back"
+	luoctl list | grep -q "unclaimed" || fail "a's session is not listed after the restart: $(luoctl list)"
+	luoctl list | grep -q "luod.b" && fail "b's finished session came back"
+	[ "$(luoctl --json status | json_get updates)" = 1 ] || fail "the update count was lost"
+	on "$DEMO" --id a --size 128K --seed 9 verify >"$T/v.out" 2>&1 || fail "a after the restart: $(cat "$T/v.out")"
+	grep -q "^remove luod-state" "$T/systemd.log" || fail "the list stayed in the fd store when nothing was left"
+}
