@@ -43,6 +43,9 @@ machine_start() {
 
 machine_stop() {
 	local p
+	# TERM first, so that a supervisor (fake-systemd.py) stops its luod too.
+	for p in "${BOOT_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	sleep 0.2
 	for p in "${BOOT_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
 	[ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null
 	wait 2>/dev/null

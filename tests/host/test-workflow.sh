@@ -233,20 +233,29 @@ test_three_updates_in_a_row() {
 
 test_uid_rules() {
 	local nobody="setpriv --reuid=65534 --regid=65534 --clear-groups"
+	local bin=$T/bin
+	# The checkout may sit where other uids cannot read (/root): copy what
+	# they run to the world-readable scratch directory.
+	mkdir "$bin"
+	cp "$LUOCTL" "$DEMO" "$PRELOAD" "$BUILD"/src/client/libluo-client.so* \
+		"$(dirname "${BASH_SOURCE[0]}")/raw-client.py" "$bin"/
+	chmod -R a+rX "$bin"
+	nobody="env LD_LIBRARY_PATH=$bin $nobody"
 	luod_start
-	$nobody "$LUOCTL" kexec >"$T/k.out" 2>&1 && fail "non-root kexec accepted"
+	$nobody "$bin/luoctl" kexec >"$T/k.out" 2>&1 && fail "non-root kexec accepted"
 	expect_out "$T/k.out" "EPERM"
-	$nobody "$LUOCTL" status >/dev/null || fail "non-root status refused"
-	LD_PRELOAD=$PRELOAD $nobody "$DEMO" --id u --size 64K preserve </dev/null >"$T/u.log" 2>&1 &
+	$nobody "$bin/luoctl" status >/dev/null || fail "non-root status refused"
+	LD_PRELOAD=$bin/$(basename "$PRELOAD") $nobody "$bin/luo-demo" --id u --size 64K preserve </dev/null >"$T/u.log" 2>&1 &
 	BOOT_PIDS+=("$!")
 	wait_state u subscribed
 	[ "$(luoctl --json list | json_get clients.0.uid)" = 65534 ] || fail "uid not recorded"
 	load_kernel
 	kexec || fail "kexec failed: $(cat "$T/kexec.out")"
 	reboot_done
-	setpriv --reuid=65533 --regid=65533 --clear-groups /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/raw-client.py" \
+	setpriv --reuid=65533 --regid=65533 --clear-groups /usr/bin/python3 "$bin/raw-client.py" \
 		'{"cmd":"CLAIM","id":"u"}' | grep -q EPERM || fail "another uid could claim"
-	LD_PRELOAD=$PRELOAD $nobody "$DEMO" --id u --size 64K verify >"$T/v.out" 2>&1 || fail "owner: $(cat "$T/v.out")"
+	LD_PRELOAD=$bin/$(basename "$PRELOAD") $nobody "$bin/luo-demo" --id u --size 64K verify >"$T/v.out" 2>&1 ||
+		fail "owner: $(cat "$T/v.out")"
 }
 
 test_bad_input_keeps_serving() {
