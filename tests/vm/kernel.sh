@@ -45,7 +45,11 @@ fetch_source() {
 	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(debian_mirror) sid main" >"$apt/sources.list"
 	opts=(-o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
 		-o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt" -o "Dir::Cache::archives=$apt/archives"
-		-o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache=" -o APT::Get::List-Cleanup=0 -q)
+		-o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache=" -o APT::Get::List-Cleanup=0 -q
+		# Signatures are checked; a mirror or snapshot that serves a sid
+		# Release file past its Valid-Until date is still good for a test
+		# kernel's source.
+		-o Acquire::Check-Valid-Until=false)
 	# One index refresh a day is plenty.
 	if [ -z "$(find "$apt/lists" -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null)" ]; then
 		log "refreshing the private sid package index"
