@@ -119,17 +119,14 @@ static void check_all(struct checks *c, struct json_object *st)
  */
 int cmd_check(struct ctl *ctl, int argc, char **argv)
 {
-	_cleanup_json_ struct json_object *req = NULL, *st = NULL, *out = NULL;
+	_cleanup_json_ struct json_object *st = NULL, *out = NULL;
 	struct checks c = { 0 };
 	int r;
 
 	r = ctl_parse_no_args(ctl, argc, argv);
 	if (r >= 0)
 		return r;
-	req = ctl_cmd_new("STATUS");
-	if (!req)
-		return ctl_fail(ctl, -ENOMEM);
-	r = ctl_request(ctl, req, NULL, 0, &st);
+	r = ctl_fetch_status(ctl, &st);
 	if (r != CTL_EXIT_OK)
 		return r;
 

@@ -112,6 +112,7 @@ int ctl_report_reply(const struct ctl *ctl, struct json_object *reply);
 int ctl_request(struct ctl *ctl, struct json_object *cmd, const int *fds, size_t n_fds, struct json_object **reply);
 struct json_object *ctl_cmd_new(const char *name);
 int ctl_run_simple(struct ctl *ctl, struct json_object *req, const char *done);
+int ctl_fetch_status(struct ctl *ctl, struct json_object **reply);
 void ctl_print_json(struct json_object *obj);
 void ctl_print_json_line(struct json_object *obj);
 void ctl_print_reply_json(struct json_object *reply);

@@ -97,7 +97,14 @@ static void print_update(struct json_object *st)
 		ctl_kv("update", "in progress%s", by);
 }
 
-static int fetch_status(struct ctl *ctl, struct json_object **reply)
+/**
+ * ctl_fetch_status() - ask luod for its STATUS.
+ * @ctl: the invocation
+ * @reply: receives the reply (caller puts it)
+ *
+ * Return: CTL_EXIT_OK, or the exit code after the error was reported.
+ */
+int ctl_fetch_status(struct ctl *ctl, struct json_object **reply)
 {
 	_cleanup_json_ struct json_object *req = ctl_cmd_new("STATUS");
 
@@ -126,7 +133,7 @@ int cmd_status(struct ctl *ctl, int argc, char **argv)
 	r = ctl_parse_no_args(ctl, argc, argv);
 	if (r >= 0)
 		return r;
-	r = fetch_status(ctl, &st);
+	r = ctl_fetch_status(ctl, &st);
 	if (r != CTL_EXIT_OK)
 		return r;
 	if (ctl->json) {
@@ -221,7 +228,7 @@ int cmd_list(struct ctl *ctl, int argc, char **argv)
 	r = ctl_parse_no_args(ctl, argc, argv);
 	if (r >= 0)
 		return r;
-	r = fetch_status(ctl, &st);
+	r = ctl_fetch_status(ctl, &st);
 	if (r != CTL_EXIT_OK)
 		return r;
 
