@@ -281,17 +281,13 @@ int ctl_report_transport(const struct ctl *ctl, int err)
  * @given: luod's "errname", or NULL
  * @err: luod's "errno"
  *
- * Return: @given, or the C library's name when luod did not know it.
+ * Return: @given, or the name luo_errno_name() gives when luod did not know it.
  */
 const char *ctl_errname(const char *given, int64_t err)
 {
-	const char *name = NULL;
-
 	if (given && strcmp(given, "E?") != 0)
 		return given;
-	if (err > 0 && err < INT32_MAX)
-		name = strerrorname_np((int)err);
-	return name ? name : given ? given : "E?";
+	return err > 0 && err < INT32_MAX ? luo_errno_name((int)err) : given ? given : "E?";
 }
 
 /**
