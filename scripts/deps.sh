@@ -3,11 +3,11 @@
 set -euo pipefail
 # build: the project, static binaries for the initramfs
 # vm: QEMU, the initramfs, kexec-tools (reference and selftests), the kernel build
-# tests: python3 (protocol pokes), setpriv (util-linux), the style and fuzz tiers
+# tests: python3 (protocol pokes), setpriv (util-linux), the style, fuzz and valgrind tiers
 pkgs=(gcc libc6-dev meson ninja-build pkg-config libjson-c-dev
       qemu-system-x86 busybox-static cpio kexec-tools
       flex bison bc libelf-dev libssl-dev xz-utils make perl
-      python3 util-linux git clang-format clang libclang-rt-14-dev)
+      python3 util-linux git clang-format clang libclang-rt-14-dev valgrind)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

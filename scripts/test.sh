@@ -6,13 +6,14 @@
 #   fuzz      the protocol decoder under libFuzzer (clang, ASan, UBSan), 30 s
 #   host      real luod, luoctl and clients over the real socket, against the
 #             /dev/liveupdate test double
+#   valgrind  the host tier again with every luod under valgrind's memcheck
 #   vm        real live updates on a real LUO kernel in QEMU (tests/vm)
 # Ends with the line "N passed, N failed"; exits non-zero if anything failed.
 # LUO_TIERS="unit host" limits the tiers (the default is all of them).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
-tiers=${LUO_TIERS:-style unit asan fuzz host vm}
+tiers=${LUO_TIERS:-style unit asan fuzz host valgrind vm}
 passed=0 failed=0
 log=$(mktemp -d /tmp/luo-test.XXXXXX)
 
@@ -129,6 +130,9 @@ for tier in $tiers; do
 		;;
 	host)
 		BUILD=$top/build run_tap host tests/host/run.sh
+		;;
+	valgrind)
+		LUOD_VALGRIND=1 BUILD=$top/build run_tap "host (valgrind)" tests/host/run.sh
 		;;
 	vm)
 		run_tap vm tests/vm/run-all.sh

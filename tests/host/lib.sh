@@ -21,6 +21,9 @@ BOOT_PIDS=()      # processes of the current boot, killed by the reboot
 FAKE_PID=
 LUOD_PID=
 declare -A CLIENT_PID
+# LUOD_VALGRIND=1 runs every luod under valgrind's memcheck; machine_stop
+# fails the test on any error or definite leak it reports.
+LUOD_WRAP=()
 
 fail() {
 	echo "# FAIL: $*"
@@ -32,6 +35,10 @@ machine_start() {
 	T=$(mktemp -d /tmp/luo-host.XXXXXX)
 	export LUO_FAKE_SOCKET=$T/kernel.sock
 	export LUOD_SOCKET=$T/luod.sock
+	if [ -n "${LUOD_VALGRIND:-}" ]; then
+		LUOD_WRAP=(valgrind -q --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite
+			"--log-file=$T/valgrind.%p")
+	fi
 	"$FAKE" --socket "$LUO_FAKE_SOCKET" </dev/null >"$T/kernel.log" 2>&1 &
 	FAKE_PID=$!
 	for _ in $(seq 100); do [ -S "$LUO_FAKE_SOCKET" ] && break; sleep 0.05; done
@@ -41,15 +48,35 @@ machine_start() {
 	chmod 666 "$LUO_FAKE_SOCKET"
 }
 
-machine_stop() {
+any_alive() {
 	local p
-	# TERM first, so that a supervisor (fake-systemd.py) stops its luod too.
+	for p in "$@"; do kill -0 "$p" 2>/dev/null && return 0; done
+	return 1
+}
+
+machine_stop() {
+	local p vg bad= tries=4
+	# TERM first, so that a supervisor (fake-systemd.py) stops its luod too;
+	# give everyone a moment (valgrind more) to exit on its own.
+	[ -n "${LUOD_VALGRIND:-}" ] && tries=200
 	for p in "${BOOT_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	sleep 0.2
+	while [ $tries -gt 0 ] && any_alive "${BOOT_PIDS[@]}"; do
+		sleep 0.05
+		tries=$((tries - 1))
+	done
 	for p in "${BOOT_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
 	[ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null
 	wait 2>/dev/null
+	for vg in "$T"/valgrind.*; do
+		[ -f "$vg" ] || continue
+		if grep -qE 'Invalid (read|write|free)|uninitialised|Mismatched|Syscall param|definitely lost: [1-9]|are definitely lost|ERROR SUMMARY: [1-9]' "$vg"; then
+			echo "# FAIL: valgrind found errors in luod ($vg):"
+			sed 's/^/# /' "$vg" | head -n 60
+			bad=1
+		fi
+	done
 	if [ -n "${KEEP:-}" ]; then echo "# kept $T"; else rm -rf "$T"; fi
+	[ -z "$bad" ] || exit 1
 }
 
 # Run a program "on the machine": with the fake kernel preloaded.
@@ -62,7 +89,7 @@ luoctl() { "$LUOCTL" "$@"; }
 luod_start() {
 	# Not through on(): a backgrounded function would be a subshell, and $!
 	# must be luod itself.
-	LD_PRELOAD=$PRELOAD "$LUOD" -v "$@" </dev/null >/dev/null 2>>"$T/luod.$BOOT.log" &
+	LD_PRELOAD=$PRELOAD "${LUOD_WRAP[@]}" "$LUOD" -v "$@" </dev/null >/dev/null 2>>"$T/luod.$BOOT.log" &
 	LUOD_PID=$!
 	BOOT_PIDS+=("$LUOD_PID")
 	for _ in $(seq 200); do
@@ -123,7 +150,7 @@ kexec() {
 # names the running luod.
 luod_start_supervised() {
 	python3 "$(dirname "${BASH_SOURCE[0]}")/fake-systemd.py" --notify "$T/notify.sock" --log "$T/systemd.log" \
-		--pidfile "$T/luod.pid" -- env LD_PRELOAD="$PRELOAD" "$LUOD" -v </dev/null >/dev/null 2>>"$T/luod.$BOOT.log" &
+		--pidfile "$T/luod.pid" -- env LD_PRELOAD="$PRELOAD" "${LUOD_WRAP[@]}" "$LUOD" -v </dev/null >/dev/null 2>>"$T/luod.$BOOT.log" &
 	BOOT_PIDS+=("$!")
 	wait_luod
 }
@@ -157,3 +184,20 @@ kernel_rebooted() { grep -q "^fake-kernel: boot $BOOT\$" "$T/kernel.log"; }
 sessions() { fakectl status | grep -c "^$1 " || true; }
 
 expect_out() { grep -q -- "$2" "$1" || fail "expected '$2' in $1: $(cat "$1")"; }
+
+# eventually 'SHELL CONDITION': true once the condition holds, false if it
+# still does not after 10 s. For what a peer does asynchronously: never sleep
+# and look once.
+eventually() {
+	for _ in $(seq 200); do
+		eval "$1" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# wait_out FILE PATTERN: like expect_out, for output still being written.
+wait_out() {
+	eventually "grep -q -- $(printf %q "$2") $(printf %q "$1") 2>/dev/null" ||
+		fail "expected '$2' in $1: $(cat "$1" 2>&1)"
+}
