@@ -62,9 +62,20 @@ static const char *daemon_state_name(enum daemon_state s)
 	return names[s];
 }
 
+/* Serve @c again in the next turn of the loop, even without a new EPOLLIN. */
+static void conn_set_ready(struct conn *c)
+{
+	if (c->ready || c->dead)
+		return;
+	c->ready = true;
+	c->ready_next = c->d->ready;
+	c->d->ready = c;
+}
+
 static void conn_update_events(struct conn *c)
 {
-	uint32_t want = EPOLLIN | (luo_conn_has_output(&c->lc) ? EPOLLOUT : 0);
+	/* A peer that does not take its replies gets no more commands read. */
+	uint32_t want = luo_conn_has_output(&c->lc) ? EPOLLOUT : EPOLLIN;
 	struct epoll_event ev = { .events = want, .data.ptr = &c->w };
 
 	if (c->dead || want == c->events)
@@ -118,9 +129,19 @@ void conn_close(struct conn *c, const char *why)
 	log_debug("connection pid %d uid %u closed%s%s", (int)c->pid, (unsigned)c->uid, why ? ": " : "",
 		  why ? why : "");
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->lc.fd, NULL);
+	/* Its fds go at once, not at the end of the turn. */
+	luo_conn_release(&c->lc);
 	for (p = &d->conns; *p; p = &(*p)->next) {
 		if (*p == c) {
 			*p = c->next;
+			break;
+		}
+	}
+	/* Off the ready list (a list being served skips dead connections). */
+	for (p = &d->ready; c->ready && *p; p = &(*p)->ready_next) {
+		if (*p == c) {
+			*p = c->ready_next;
+			c->ready = false;
 			break;
 		}
 	}
@@ -418,17 +439,36 @@ static struct json_object *dispatch(struct daemon *d, struct conn *c, struct jso
 	return luo_msg_error(EOPNOTSUPP, "unknown command '%.64s'", cmd);
 }
 
+/*
+ * Serve one connection for one turn of the loop: at most LUOD_CONN_BATCH
+ * commands and one read. If it may have more commands buffered it goes on
+ * the ready list; more data on the socket brings EPOLLIN again (level
+ * triggered); a peer that does not read its replies is served again once
+ * they are written.
+ */
 static void conn_input(struct conn *c)
 {
-	for (;;) {
+	bool did_read = false;
+
+	c->turn = c->d->turn;
+	for (unsigned n = 0;; n++) {
 		_cleanup_json_ struct json_object *msg = NULL;
 		int fds[LUO_PROTO_MAX_FDS];
 		size_t n_fds = 0;
 		struct json_object *reply;
 		int r;
 
+		if (c->dead || c->failed || luo_conn_has_output(&c->lc))
+			return;
+		if (n == LUOD_CONN_BATCH) {
+			conn_set_ready(c);
+			return;
+		}
 		r = luo_conn_next(&c->lc, &msg, fds, &n_fds);
 		if (r == 0) {
+			if (did_read)
+				return;
+			did_read = true;
 			r = luo_conn_read(&c->lc);
 			if (r == -EAGAIN)
 				return;
@@ -456,8 +496,6 @@ static void conn_input(struct conn *c)
 		close_fds(fds, n_fds);
 		if (reply)
 			conn_send(c, reply, NULL, 0);
-		if (c->dead || c->failed)
-			return;
 	}
 }
 
@@ -467,7 +505,7 @@ static void conn_event(struct watch *w, uint32_t events)
 
 	if (c->dead)
 		return;
-	if (events & EPOLLOUT) {
+	if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) && luo_conn_has_output(&c->lc)) {
 		int r = luo_conn_flush(&c->lc);
 
 		if (r < 0 && r != -EAGAIN) {
@@ -475,6 +513,9 @@ static void conn_event(struct watch *w, uint32_t events)
 			return;
 		}
 		conn_update_events(c);
+		/* Written out: the commands it sent meanwhile are served next turn. */
+		if (!luo_conn_has_output(&c->lc))
+			conn_set_ready(c);
 	}
 	if (c->failed)
 		return;
@@ -544,15 +585,49 @@ static void listen_event(struct watch *w, uint32_t events)
 	log_debug("connection from pid %d uid %u", (int)c->pid, (unsigned)c->uid);
 }
 
+/* Signals that stop luod cleanly (an update in progress is aborted first). */
+static bool signal_stops(int sig)
+{
+	return sig == SIGTERM || sig == SIGINT || sig == SIGQUIT;
+}
+
+/*
+ * Every signal whose default action would end luod without a word to its
+ * clients, except the ones that report a fault of luod itself (SIGSEGV...)
+ * and SIGKILL: taken through the signalfd.
+ */
+static void signal_mask(sigset_t *mask)
+{
+	static const int sigs[] = { SIGTERM, SIGINT,	SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2,
+				    SIGALRM, SIGVTALRM, SIGPROF, SIGIO,	 SIGPWR,  SIGSTKFLT };
+
+	sigemptyset(mask);
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+		sigaddset(mask, sigs[i]);
+	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+		sigaddset(mask, sig);
+}
+
 static void signal_event(struct watch *w, uint32_t events)
 {
 	struct daemon *d = container_of(w, struct daemon, signal_w);
 	struct signalfd_siginfo si;
 
-	if (read(w->fd, &si, sizeof(si)) != sizeof(si))
-		return;
-	log_info("received %s, stopping", strsignal(si.ssi_signo));
-	d->quit = true;
+	while (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
+		int sig = (int)si.ssi_signo;
+		const char *name = sigabbrev_np(sig);
+
+		if (signal_stops(sig)) {
+			log_info("received SIG%s, stopping", name ? name : "?");
+			d->quit = true;
+		} else if (name) {
+			log_notice("received SIG%s from pid %u: ignored (luod has nothing to reload; "
+				   "SIGTERM stops it)",
+				   name, si.ssi_pid);
+		} else {
+			log_notice("received signal %d from pid %u: ignored", sig, si.ssi_pid);
+		}
+	}
 }
 
 static void timer_event(struct watch *w, uint32_t events)
@@ -590,9 +665,7 @@ int daemon_init(struct daemon *d, int listen_fd)
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (d->epfd < 0)
 		return -errno;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
+	signal_mask(&mask);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	d->signal_w.fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -631,9 +704,32 @@ static void reap_zombies(struct daemon *d)
 	}
 }
 
+/* Serve the connections left with commands buffered, one batch each. */
+static void serve_ready(struct daemon *d)
+{
+	struct conn *list = d->ready, *c;
+
+	d->ready = NULL;
+	while ((c = list)) {
+		list = c->ready_next;
+		c->ready = false;
+		if (c->dead)
+			continue;
+		if (c->turn == d->turn)
+			conn_set_ready(c); /* Its event came first: next turn. */
+		else
+			conn_input(c);
+	}
+}
+
 /**
- * daemon_run() - serve until SIGTERM or SIGINT.
+ * daemon_run() - serve until SIGTERM, SIGINT or SIGQUIT.
  * @d: the daemon
+ *
+ * Each turn serves signals and timers first, then every connection with
+ * something to do for one bounded batch (conn_input()), so no peer can hold
+ * the others, the update's deadline or a stop request back. While some
+ * connection has commands buffered, the wait does not block.
  *
  * Return: 0 or -errno when the loop itself fails.
  */
@@ -641,18 +737,30 @@ int daemon_run(struct daemon *d)
 {
 	while (!d->quit) {
 		struct epoll_event evs[32];
-		int n = epoll_wait(d->epfd, evs, ARRAY_SIZE(evs), -1);
+		int n = epoll_wait(d->epfd, evs, ARRAY_SIZE(evs), d->ready ? 0 : -1);
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
+		d->turn++;
 		for (int i = 0; i < n; i++) {
 			struct watch *w = evs[i].data.ptr;
 
-			w->cb(w, evs[i].events);
+			if (w == &d->signal_w || w == &d->timer_w) {
+				w->cb(w, evs[i].events);
+				evs[i].data.ptr = NULL;
+			}
 		}
+		for (int i = 0; i < n && !d->quit; i++) {
+			struct watch *w = evs[i].data.ptr;
+
+			if (w)
+				w->cb(w, evs[i].events);
+		}
+		if (!d->quit)
+			serve_ready(d);
 		reap_zombies(d);
 	}
 	return 0;

@@ -15,6 +15,12 @@
 #define LUOD_MAX_CONNS 512
 #define LUOD_MAX_CONNS_PER_UID 32
 #define LUOD_MAX_SUBS 256
+/*
+ * What one connection gets done per turn of the event loop: at most this
+ * many commands and one read (LUO_PROTO_MAX_LINE bytes), so that no peer
+ * keeps luod from the others, its timers and its signals.
+ */
+#define LUOD_CONN_BATCH 16
 #define LUOD_DEFAULT_TIMEOUT_MS 30000
 #define LUOD_MAX_TIMEOUT_MS 3600000
 #define LUOD_STATE_SESSION "luod"
@@ -75,6 +81,11 @@ struct conn {
 	const char *failed;
 	struct sub *sub;
 	struct carried *claim;
+	/* Complete commands may be buffered: serve it again without EPOLLIN. */
+	bool ready;
+	struct conn *ready_next;
+	/* The turn of the event loop it was last served in. */
+	uint64_t turn;
 };
 
 enum daemon_state {
@@ -90,6 +101,9 @@ struct daemon {
 	struct watch timer_w;
 	bool listen_paused;
 	bool quit;
+	/* Connections to serve again in the next turn, and that turn's number. */
+	struct conn *ready;
+	uint64_t turn;
 
 	int dev_fd;
 	int dev_err;

@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Hostile peers of luod, for the host tests. Runs until killed.
+
+flood: N connections, each pipelining cheap commands (STATUS, VERSION)
+    without end and reading the replies; a connection luod closes is opened
+    again. Touches --ready once replies flow.
+hog: N connections, each holding as many received fds in luod as the
+    protocol lets it (two chunks of 8 fds with an unfinished line), then
+    idling. Prints one line per connection: "held" if luod kept it open,
+    or what luod said when it refused or closed it. Touches --ready when
+    every connection got its answer."""
+import argparse, array, os, socket, sys, threading, time
+
+ap = argparse.ArgumentParser()
+ap.add_argument("mode", choices=["flood", "hog"])
+ap.add_argument("--socket", default=os.environ.get("LUOD_SOCKET"))
+ap.add_argument("--conns", type=int, default=4)
+ap.add_argument("--ready", help="file to create once the peer is at work")
+a = ap.parse_args()
+
+lock = threading.Lock()
+started = 0
+
+
+def mark_ready(n):
+    global started
+    with lock:
+        started += 1
+        if started == n and a.ready:
+            open(a.ready, "w").close()
+
+
+def flood_one():
+    burst = b'{"cmd":"STATUS"}\n{"cmd":"VERSION"}\n' * 2048
+    first = True
+    while True:
+        try:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(a.socket)
+        except OSError:
+            time.sleep(0.01)
+            continue
+        done = threading.Event()
+
+        def reader():
+            nonlocal first
+            try:
+                while True:
+                    d = s.recv(1 << 20)
+                    if not d:
+                        break
+                    if first:
+                        first = False
+                        mark_ready(1)
+            except OSError:
+                pass
+            done.set()
+
+        threading.Thread(target=reader, daemon=True).start()
+        try:
+            while not done.is_set():
+                s.sendall(burst)
+        except OSError:
+            pass
+        done.wait()
+        s.close()
+
+
+def hog_one():
+    """Open one connection and make luod hold 16 fds for it."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(a.socket)
+    except OSError as e:
+        return s, "error " + str(e)
+    null = os.open("/dev/null", os.O_RDONLY)
+    anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [null] * 8).tobytes())]
+    try:
+        s.sendmsg([b'{"cmd":"STATUS","fds":16,'], anc)
+        s.sendmsg([b" "], anc)
+    except OSError:
+        pass
+    os.close(null)
+    return s, None
+
+
+if a.mode == "flood":
+    for _ in range(a.conns):
+        threading.Thread(target=flood_one, daemon=True).start()
+    while True:
+        time.sleep(3600)
+else:
+    socks = [hog_one() for _ in range(a.conns)]
+    out = [e or "" for _, e in socks]
+    # What luod answers comes at once; what it holds stays silent.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        for i, (s, e) in enumerate(socks):
+            if e or out[i]:
+                continue
+            try:
+                d = s.recv(65536, socket.MSG_DONTWAIT)
+                out[i] = d.decode(errors="replace").strip() or "closed"
+            except BlockingIOError:
+                pass
+            except OSError as x:
+                out[i] = "error " + str(x)
+    for line in out:
+        print(line or "held")
+    sys.stdout.flush()
+    if a.ready:
+        open(a.ready, "w").close()
+    while True:
+        time.sleep(3600)
