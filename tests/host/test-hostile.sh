@@ -99,3 +99,93 @@ test_sighup_does_not_stop_an_update() {
 	expect_out "$T/client.slow.1.log" "aborted"
 	kill -0 "$LUOD_PID" || fail "luod died"
 }
+
+# luod_refuses ARGS...: luod must refuse to start (a luod that starts is
+# stopped after a while, generous enough to only catch that); its log is
+# in $T/refused.log.
+luod_refuses() {
+	local rc=0
+	LD_PRELOAD=$PRELOAD timeout 20 "$LUOD" "$@" </dev/null >/dev/null 2>"$T/refused.log" || rc=$?
+	[ $rc = 124 ] && fail "luod started with $*: $(cat "$T/refused.log")"
+	[ $rc = 1 ] || fail "luod exited with $rc, not 1, with $*: $(cat "$T/refused.log")"
+	return 0
+}
+
+test_socket_dir_of_another_uid_is_refused() {
+	mkdir -m 755 "$T/d"
+	chown 65534:65534 "$T/d"
+	luod_refuses --socket "$T/d/luod.sock"
+	expect_out "$T/refused.log" "$T/d.*owned by uid 65534"
+	[ -z "$(ls -A "$T/d")" ] || fail "luod left something in the other uid's directory: $(ls -A "$T/d")"
+	# Owned by root but its group is another one: fine while it is not writable.
+	chown 0:65534 "$T/d"
+	export LUOD_SOCKET=$T/d/luod.sock
+	luod_start
+}
+
+test_socket_dir_writable_by_others_is_refused() {
+	local mode
+	mkdir "$T/d"
+	for mode in 775 757 777 1777 1770; do
+		chmod "$mode" "$T/d"
+		luod_refuses --socket "$T/d/luod.sock"
+		expect_out "$T/refused.log" "$T/d.*writable by"
+		[ -z "$(ls -A "$T/d")" ] || fail "luod left something in a mode $mode directory: $(ls -A "$T/d")"
+	done
+}
+
+test_socket_dir_symlink_is_refused() {
+	mkdir -m 755 "$T/real"
+	ln -s real "$T/link"
+	luod_refuses --socket "$T/link/luod.sock"
+	expect_out "$T/refused.log" "symbolic link"
+	luod_refuses --socket "$T/link//luod.sock"
+	[ -z "$(ls -A "$T/real")" ] || fail "luod followed the link: $(ls -A "$T/real")"
+}
+
+test_socket_dir_is_created() {
+	export LUOD_SOCKET=$T/new/luod.sock
+	luod_start
+	[ "$(stat -c %a "$T/new")" = 755 ] || fail "the socket directory has mode $(stat -c %a "$T/new")"
+	[ "$(stat -c %a "$LUOD_SOCKET")" = 666 ] || fail "socket mode is $(stat -c %a "$LUOD_SOCKET")"
+}
+
+test_socket_path_that_is_no_socket_is_kept() {
+	echo precious >"$T/file"
+	# A regular file, a symlink to one, a dangling symlink, a directory.
+	echo data >"$T/luod.sock"
+	luod_refuses --socket "$T/luod.sock"
+	expect_out "$T/refused.log" "$T/luod.sock.*not a socket"
+	[ "$(cat "$T/luod.sock")" = data ] || fail "the file at the socket path was changed"
+	rm "$T/luod.sock"
+	ln -s file "$T/luod.sock"
+	luod_refuses --socket "$T/luod.sock"
+	expect_out "$T/refused.log" "$T/luod.sock.*not a socket"
+	[ -L "$T/luod.sock" ] && [ "$(cat "$T/file")" = precious ] || fail "the symlink or its target was changed"
+	rm "$T/luod.sock"
+	ln -s nowhere "$T/luod.sock"
+	luod_refuses --socket "$T/luod.sock"
+	[ -L "$T/luod.sock" ] || fail "the dangling symlink was removed"
+	[ -e "$T/nowhere" ] && fail "luod created the symlink's target"
+	rm "$T/luod.sock"
+	mkdir "$T/luod.sock"
+	luod_refuses --socket "$T/luod.sock"
+	[ -d "$T/luod.sock" ] || fail "the directory was removed"
+	rmdir "$T/luod.sock"
+	# The lock file is never followed either.
+	rm -f "$T/luod.sock.lock"
+	ln -s file "$T/luod.sock.lock"
+	luod_refuses --socket "$T/luod.sock"
+	[ "$(cat "$T/file")" = precious ] || fail "the lock symlink's target was changed"
+	rm "$T/luod.sock.lock"
+	luod_start
+	[ "$(stat -c %a "$LUOD_SOCKET")" = 666 ] || fail "socket mode is $(stat -c %a "$LUOD_SOCKET")"
+}
+
+test_stale_socket_of_another_program_is_replaced() {
+	python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$LUOD_SOCKET"
+	[ -S "$LUOD_SOCKET" ] || fail "no stale socket to test with"
+	luod_start
+	[ "$(stat -c %a "$LUOD_SOCKET")" = 666 ] || fail "socket mode is $(stat -c %a "$LUOD_SOCKET")"
+	[ "$(stat -c %a "$LUOD_SOCKET.lock")" = 600 ] || fail "lock mode is $(stat -c %a "$LUOD_SOCKET.lock")"
+}
