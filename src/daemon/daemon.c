@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -170,6 +171,67 @@ void conn_close(struct conn *c, const char *why)
 	}
 }
 
+/* The fds luod holds for @c: its socket, fds received and not yet used, a claimed session on its way. */
+static unsigned conn_fds(const struct conn *c)
+{
+	return 1 + (unsigned)c->lc.n_in_fds + (c->claim ? 1 : 0);
+}
+
+/* The fds charged to @uid, or to all non-root uids together for uid 0. */
+static unsigned fds_charged(struct daemon *d, uid_t uid)
+{
+	unsigned n = 0;
+
+	for (struct conn *c = d->conns; c; c = c->next)
+		if (uid ? c->uid == uid : c->uid != 0)
+			n += conn_fds(c);
+	for (struct sub *s = d->subs; s; s = s->next)
+		if (uid ? s->uid == uid : s->uid != 0)
+			n++;
+	return n;
+}
+
+/**
+ * fd_budget() - may a uid make luod hold more file descriptors?
+ * @d: the daemon
+ * @uid: the peer's uid; root always may
+ * @more: how many more it asks for (0: is it within its budget now?)
+ * @why: receives the reason of a refusal, for the log and the peer
+ * @len: its size
+ *
+ * Non-root uids share what RLIMIT_NOFILE leaves beyond the reserve for
+ * root and updates, at most LUOD_MAX_FDS_PER_UID each (see daemon.h).
+ *
+ * Return: 0, or -EMFILE with @why set.
+ */
+int fd_budget(struct daemon *d, uid_t uid, unsigned more, char *why, size_t len)
+{
+	unsigned reserve = d->fd_limit / 4 > LUOD_FD_RESERVE_MIN ? d->fd_limit / 4 : LUOD_FD_RESERVE_MIN;
+	unsigned held = carried_count(d) + reserve;
+	unsigned share = d->fd_limit > held ? d->fd_limit - held : 0;
+	unsigned mine, all;
+
+	if (uid == 0)
+		return 0;
+	mine = fds_charged(d, uid);
+	if (mine + more > LUOD_MAX_FDS_PER_UID) {
+		snprintf(why, len,
+			 "uid %u would hold %u of luod's file descriptors (connections, fds sent, sessions); "
+			 "the limit per uid is %d",
+			 (unsigned)uid, mine + more, LUOD_MAX_FDS_PER_UID);
+		return -EMFILE;
+	}
+	all = fds_charged(d, 0);
+	if (all + more > share) {
+		snprintf(why, len,
+			 "the file descriptors luod lets non-root users hold are all in use (%u of %u; "
+			 "the rest is kept for root and live updates)",
+			 all, share);
+		return -EMFILE;
+	}
+	return 0;
+}
+
 static struct sub *sub_find(struct daemon *d, const char *id)
 {
 	for (struct sub *s = d->subs; s; s = s->next)
@@ -192,6 +254,7 @@ static struct json_object *cmd_subscribe(struct daemon *d, struct conn *c, struc
 	struct carried *k;
 	struct sub *s;
 	struct json_object *reply;
+	char why[256];
 
 	if (!luo_id_valid(id))
 		return luo_msg_error(EINVAL, "invalid client id: 1 to %d characters of A-Z a-z 0-9 . _ -", LUO_ID_MAX);
@@ -206,6 +269,10 @@ static struct json_object *cmd_subscribe(struct daemon *d, struct conn *c, struc
 		return luo_msg_error(EPERM, "client id '%s' belongs to uid %u", id, (unsigned)k->uid);
 	if (d->n_subs >= LUOD_MAX_SUBS)
 		return luo_msg_error(ENOSPC, "too many subscribed clients (limit %d)", LUOD_MAX_SUBS);
+	if (fd_budget(d, c->uid, 1, why, sizeof(why)) < 0) {
+		log_warning("refusing to subscribe '%s' of pid %d: %s", id, (int)c->pid, why);
+		return luo_msg_error(EMFILE, "%s", why);
+	}
 
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -439,6 +506,19 @@ static struct json_object *dispatch(struct daemon *d, struct conn *c, struct jso
 	return luo_msg_error(EOPNOTSUPP, "unknown command '%.64s'", cmd);
 }
 
+/* Close a connection whose uid holds more fds than it may; tell it why. */
+static bool conn_over_budget(struct conn *c)
+{
+	char why[256];
+
+	if (fd_budget(c->d, c->uid, 0, why, sizeof(why)) == 0)
+		return false;
+	log_warning("closing a connection of pid %d: %s", (int)c->pid, why);
+	conn_send(c, luo_msg_error(EMFILE, "%s", why), NULL, 0);
+	conn_close(c, NULL);
+	return true;
+}
+
 /*
  * Serve one connection for one turn of the loop: at most LUOD_CONN_BATCH
  * commands and one read. If it may have more commands buffered it goes on
@@ -484,6 +564,8 @@ static void conn_input(struct conn *c)
 				conn_close(c, NULL);
 				return;
 			}
+			if (c->lc.n_in_fds && conn_over_budget(c))
+				return;
 			continue;
 		}
 		if (r < 0) {
@@ -523,13 +605,16 @@ static void conn_event(struct watch *w, uint32_t events)
 		conn_input(c);
 }
 
-static unsigned conns_of_uid(struct daemon *d, uid_t uid)
+/* Refuse a connection just accepted, with a reply that says why. */
+static void refuse(int fd, const struct ucred *cred, int err, const char *why)
 {
-	unsigned n = 0;
+	_cleanup_json_ struct json_object *msg = luo_msg_error(err, "%s", why);
+	const char *s = msg ? json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN) : NULL;
 
-	for (struct conn *c = d->conns; c; c = c->next)
-		n += c->uid == uid;
-	return n;
+	log_warning("refusing a connection of pid %d uid %u: %s", (int)cred->pid, (unsigned)cred->uid, why);
+	if (s && send(fd, s, strlen(s), MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+		send(fd, "\n", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	close(fd);
 }
 
 static void listen_event(struct watch *w, uint32_t events)
@@ -538,6 +623,8 @@ static void listen_event(struct watch *w, uint32_t events)
 	struct epoll_event ev;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
+	unsigned all = 0, mine = 0;
+	char why[256];
 	struct conn *c;
 	int fd;
 
@@ -555,10 +642,19 @@ static void listen_event(struct watch *w, uint32_t events)
 		close(fd);
 		return;
 	}
-	if (d->n_conns >= LUOD_MAX_CONNS || (cred.uid != 0 && conns_of_uid(d, cred.uid) >= LUOD_MAX_CONNS_PER_UID)) {
-		log_warning("refusing a connection of pid %d uid %u: too many connections", (int)cred.pid,
-			    (unsigned)cred.uid);
-		close(fd);
+	for (c = d->conns; c; c = c->next) {
+		all += c->uid != 0;
+		mine += c->uid == cred.uid;
+	}
+	if (cred.uid != 0 && (all >= LUOD_MAX_CONNS || mine >= LUOD_MAX_CONNS_PER_UID)) {
+		snprintf(why, sizeof(why),
+			 "too many connections (%u of uid %u, limit %d; %u of non-root uids, limit %d)", mine,
+			 (unsigned)cred.uid, LUOD_MAX_CONNS_PER_UID, all, LUOD_MAX_CONNS);
+		refuse(fd, &cred, EUSERS, why);
+		return;
+	}
+	if (fd_budget(d, cred.uid, 1, why, sizeof(why)) < 0) {
+		refuse(fd, &cred, EMFILE, why);
 		return;
 	}
 	c = calloc(1, sizeof(*c));

@@ -12,8 +12,20 @@
 
 #include "protocol.h"
 
+/* Connections of non-root uids, in all and per uid; root's are not capped. */
 #define LUOD_MAX_CONNS 512
 #define LUOD_MAX_CONNS_PER_UID 32
+/*
+ * File descriptors: luod raises its soft RLIMIT_NOFILE to the hard limit
+ * and keeps a reserve, the larger of LUOD_FD_RESERVE_MIN and a quarter of
+ * the limit, that non-root uids cannot take: root's connections and an
+ * update (sessions, the state memfd, kexec) are served from it. A non-root
+ * uid is charged for its connections, the fds they hold received or queued,
+ * and a session for each of its subscriptions; beyond LUOD_MAX_FDS_PER_UID,
+ * or when the non-root share is used up, it is refused with EMFILE.
+ */
+#define LUOD_FD_RESERVE_MIN 64
+#define LUOD_MAX_FDS_PER_UID 96
 #define LUOD_MAX_SUBS 256
 /*
  * What one connection gets done per turn of the event loop: at most this
@@ -101,6 +113,8 @@ struct daemon {
 	struct watch timer_w;
 	bool listen_paused;
 	bool quit;
+	/* RLIMIT_NOFILE, as raised at the start. */
+	unsigned fd_limit;
 	/* Connections to serve again in the next turn, and that turn's number. */
 	struct conn *ready;
 	uint64_t turn;
@@ -136,6 +150,7 @@ int daemon_run(struct daemon *d);
 void daemon_done(struct daemon *d);
 void conn_send(struct conn *c, struct json_object *msg, const int *fds, size_t n_fds);
 void conn_close(struct conn *c, const char *why);
+int fd_budget(struct daemon *d, uid_t uid, unsigned more, char *why, size_t len);
 uint64_t now_ms(void);
 const char *sub_state_name(enum sub_state s);
 

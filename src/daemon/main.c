@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -312,6 +313,29 @@ static int listen_socket(int dir_fd, const char *name, const char *path)
 	return steal_fd(&fd);
 }
 
+/*
+ * luod uses epoll, never select(): the soft limit on fds (1024 under
+ * systemd) may go up to the hard one. What it ends up as sizes the fd
+ * budget of non-root peers (fd_budget()).
+ */
+static unsigned raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit want = { .rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max };
+
+		if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+			rl = want;
+		else
+			log_warning("cannot raise the limit on open files to %llu: %m",
+				    (unsigned long long)rl.rlim_max);
+	}
+	return rl.rlim_cur > INT_MAX ? INT_MAX : (unsigned)rl.rlim_cur;
+}
+
 int main(int argc, char **argv)
 {
 	struct daemon d = { .epfd = -1, .dev_fd = -1, .loaded_expect = -1, .store_fd = -1 };
@@ -322,6 +346,8 @@ int main(int argc, char **argv)
 	r = parse_args(argc, argv);
 	if (r <= 0)
 		return r < 0 ? 2 : 0;
+	d.fd_limit = raise_fd_limit();
+	log_debug("up to %u open files", d.fd_limit);
 	if (socket_dir_open(arg_socket, &dir_fd, &sock_name) < 0 ||
 	    take_lock(dir_fd, sock_name, arg_socket, &lock_fd) < 0)
 		return 1;

@@ -5,16 +5,15 @@
 HOSTILE_PY="$(dirname "${BASH_SOURCE[0]}")/hostile.py"
 RAW_PY="$(dirname "${BASH_SOURCE[0]}")/raw-client.py"
 
-# as_uid UID CMD...: run CMD as UID (and gid) with no supplementary groups.
-as_uid() {
-	local uid=$1
-	shift
-	setpriv --reuid="$uid" --regid="$uid" --clear-groups "$@"
-}
+# $(as_uid UID) CMD...: run CMD as UID (and gid) with no supplementary
+# groups. (Not a function: a function run in the background is a subshell,
+# and $! must be the process itself.)
+as_uid() { echo "setpriv --reuid=$1 --regid=$1 --clear-groups"; }
 
 # The checkout may sit where other uids cannot read (/root): the scripts
 # other uids run are copied to the world-readable scratch directory.
 hostile_bin() {
+	[ -e "$T/marks" ] && return 0
 	mkdir -p "$T/bin"
 	cp "$HOSTILE_PY" "$RAW_PY" "$T/bin/"
 	chmod -R a+rX "$T/bin"
@@ -26,7 +25,7 @@ hostile_bin() {
 flood_start() {
 	hostile_bin
 	rm -f "$T/marks/flood.ready"
-	as_uid "$1" /usr/bin/python3 "$T/bin/hostile.py" flood --conns "${2:-4}" --ready "$T/marks/flood.ready" \
+	$(as_uid "$1") /usr/bin/python3 "$T/bin/hostile.py" flood --conns "${2:-4}" --ready "$T/marks/flood.ready" \
 		</dev/null >>"$T/flood.log" 2>&1 &
 	BOOT_PIDS+=("$!")
 	FLOOD_PID=$!
@@ -47,7 +46,7 @@ test_flood_does_not_starve_others() {
 	luod_start
 	flood_start 65534 4
 	timeout 60 "$LUOCTL" status >"$T/s.out" 2>&1 || fail "root's status not answered during a flood: $(cat "$T/s.out")"
-	timeout 60 setpriv --reuid=65533 --regid=65533 --clear-groups /usr/bin/python3 "$T/bin/raw-client.py" '{"cmd":"VERSION"}' >"$T/v.out" 2>&1 ||
+	timeout 60 $(as_uid 65533) /usr/bin/python3 "$T/bin/raw-client.py" '{"cmd":"VERSION"}' >"$T/v.out" 2>&1 ||
 		fail "a new connection was not answered during a flood: $(cat "$T/v.out")"
 	grep -q '"ok":true' "$T/v.out" || fail "no VERSION reply: $(cat "$T/v.out")"
 	kill -0 "$FLOOD_PID" || fail "the flooder died: $(cat "$T/flood.log")"
@@ -188,4 +187,55 @@ test_stale_socket_of_another_program_is_replaced() {
 	luod_start
 	[ "$(stat -c %a "$LUOD_SOCKET")" = 666 ] || fail "socket mode is $(stat -c %a "$LUOD_SOCKET")"
 	[ "$(stat -c %a "$LUOD_SOCKET.lock")" = 600 ] || fail "lock mode is $(stat -c %a "$LUOD_SOCKET.lock")"
+}
+
+# hog_start UID CONNS [--no-fds]: a peer of UID that makes luod hold as
+# many fds as it can; its report (one line per connection) goes to
+# $T/marks/hog.UID.
+hog_start() {
+	hostile_bin
+	$(as_uid "$1") /usr/bin/python3 "$T/bin/hostile.py" hog --conns "$2" ${3:-} --ready "$T/marks/hog.$1.ready" \
+		</dev/null >"$T/marks/hog.$1" 2>&1 &
+	BOOT_PIDS+=("$!")
+}
+
+hog_wait() {
+	for _ in $(seq 1200); do [ -e "$T/marks/hog.$1.ready" ] && return 0; sleep 0.05; done
+	fail "the hog of uid $1 never finished: $(cat "$T/marks/hog.$1")"
+}
+
+test_fd_exhaustion_cannot_lock_out_root() {
+	local uid
+	# luod with few fds and no way to raise them (soft = hard = 256).
+	hostile_bin
+	printf '#!/bin/sh\nulimit -n 256 || exit 99\nexec "%s" "$@"\n' "$LUOD" >"$T/bin/luod-256"
+	chmod 755 "$T/bin/luod-256"
+	LUOD=$T/bin/luod-256
+	luod_start
+	[ "$(awk '/open files/ {print $4}' "/proc/$LUOD_PID/limits")" = 256 ] || fail "luod's limit is not 256"
+	# Two uids hold fds, eight more all the connections they may.
+	hog_start 65501 32
+	hog_start 65502 32
+	for uid in $(seq 65503 65510); do hog_start "$uid" 32 --no-fds; done
+	for uid in $(seq 65501 65510); do hog_wait "$uid"; done
+	timeout 60 "$LUOCTL" status >"$T/s.out" 2>&1 || fail "root's status not answered: $(cat "$T/s.out")"
+	cat "$T"/marks/hog.* | grep -q EMFILE || fail "no hog was told why it was refused: $(cat "$T"/marks/hog.*)"
+	grep -q "file descriptors" "$T/luod.1.log" || fail "luod did not log why it refused"
+	# A uid over its budget cannot subscribe more clients; it is told why.
+	$(as_uid 65501) /usr/bin/python3 "$T/bin/hostile.py" subscribe --conns 32 --ready "$T/marks/sub.ready" \
+		</dev/null >"$T/marks/sub.out" 2>&1 &
+	local sub_pid=$!
+	BOOT_PIDS+=("$sub_pid")
+	for _ in $(seq 1200); do [ -e "$T/marks/sub.ready" ] && break; sleep 0.05; done
+	grep -q EMFILE "$T/marks/sub.out" || fail "a uid over its budget was not refused: $(cat "$T/marks/sub.out")"
+	timeout 60 "$LUOCTL" status >"$T/s.out" 2>&1 || fail "root's status not answered: $(cat "$T/s.out")"
+	# (Its clients would never get ready and hold the update up.)
+	kill "$sub_pid"
+	# Root's live update still goes through.
+	client a --size 128K --seed 21 preserve
+	wait_state a subscribed
+	load_kernel
+	timeout 120 "$LUOCTL" kexec >"$T/kexec.out" 2>&1 || fail "kexec failed: $(cat "$T/kexec.out")"
+	reboot_done
+	on "$DEMO" --id a --size 128K --seed 21 verify >"$T/v.out" 2>&1 || fail "$(cat "$T/v.out")"
 }
