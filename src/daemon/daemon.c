@@ -171,10 +171,14 @@ void conn_close(struct conn *c, const char *why)
 	}
 }
 
-/* The fds luod holds for @c: its socket, fds received and not yet used, a claimed session on its way. */
+/*
+ * The fds luod holds for @c: its socket, fds received and not yet used, and
+ * the copy of a session it may be sending (a claimed one, or its own at
+ * START_PRESERVATION; the session itself is charged to the subscription).
+ */
 static unsigned conn_fds(const struct conn *c)
 {
-	return 1 + (unsigned)c->lc.n_in_fds + (c->claim ? 1 : 0);
+	return 1 + (unsigned)c->lc.n_in_fds + (c->claim ? 1 : 0) + (c->sub && c->sub->session_fd >= 0 ? 1 : 0);
 }
 
 /* The fds charged to @uid, or to all non-root uids together for uid 0. */
@@ -617,9 +621,9 @@ static void refuse(int fd, const struct ucred *cred, int err, const char *why)
 	close(fd);
 }
 
-static void listen_event(struct watch *w, uint32_t events)
+/* Accept one connection; false when there is none to accept now. */
+static bool accept_one(struct daemon *d, struct watch *w)
 {
-	struct daemon *d = container_of(w, struct daemon, listen_w);
 	struct epoll_event ev;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
@@ -636,11 +640,11 @@ static void listen_event(struct watch *w, uint32_t events)
 			epoll_ctl(d->epfd, EPOLL_CTL_DEL, w->fd, NULL);
 			d->listen_paused = true;
 		}
-		return;
+		return false;
 	}
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
 		close(fd);
-		return;
+		return true;
 	}
 	for (c = d->conns; c; c = c->next) {
 		all += c->uid != 0;
@@ -651,16 +655,16 @@ static void listen_event(struct watch *w, uint32_t events)
 			 "too many connections (%u of uid %u, limit %d; %u of non-root uids, limit %d)", mine,
 			 (unsigned)cred.uid, LUOD_MAX_CONNS_PER_UID, all, LUOD_MAX_CONNS);
 		refuse(fd, &cred, EUSERS, why);
-		return;
+		return true;
 	}
 	if (fd_budget(d, cred.uid, 1, why, sizeof(why)) < 0) {
 		refuse(fd, &cred, EMFILE, why);
-		return;
+		return true;
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		close(fd);
-		return;
+		return true;
 	}
 	c->d = d;
 	luo_conn_init(&c->lc, fd);
@@ -673,12 +677,23 @@ static void listen_event(struct watch *w, uint32_t events)
 	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		luo_conn_release(&c->lc);
 		free(c);
-		return;
+		return true;
 	}
 	c->next = d->conns;
 	d->conns = c;
 	d->n_conns++;
 	log_debug("connection from pid %d uid %u", (int)c->pid, (unsigned)c->uid);
+	return true;
+}
+
+/* A bounded number of connections per turn, like the commands of one. */
+static void listen_event(struct watch *w, uint32_t events)
+{
+	struct daemon *d = container_of(w, struct daemon, listen_w);
+
+	for (unsigned n = 0; n < LUOD_CONN_BATCH && !d->listen_paused; n++)
+		if (!accept_one(d, w))
+			return;
 }
 
 /* Signals that stop luod cleanly (an update in progress is aborted first). */
