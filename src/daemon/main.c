@@ -134,6 +134,52 @@ static void device_holder(char *buf, size_t len)
 }
 
 /*
+ * Whoever can write to a parent of the socket's directory can rename the
+ * directory away and put their own in its place: every parent up to the
+ * root must belong to root (or luod's uid) and be writable by no one else,
+ * unless it is sticky (like /tmp), where only the owner of an entry may
+ * rename it. The parents checked are those of the directory luod opened,
+ * whatever symbolic links the path went through.
+ */
+static int socket_dir_parents(int dir_fd, const char *dir)
+{
+	_cleanup_close_ int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
+	struct stat st, up;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return -errno;
+	for (;;) {
+		int parent = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (parent < 0 || fstat(parent, &up) < 0) {
+			int err = errno;
+
+			if (parent >= 0)
+				close(parent);
+			log_error("cannot check the parents of the socket directory %s: %s", dir, strerror(err));
+			return -err;
+		}
+		close(fd);
+		fd = parent;
+		if (up.st_dev == st.st_dev && up.st_ino == st.st_ino)
+			return 0; /* The root. */
+		if (up.st_uid != 0 && up.st_uid != geteuid()) {
+			log_error("a parent of the socket directory %s is owned by uid %u, not root: that user could "
+				  "replace the directory; refusing it",
+				  dir, (unsigned)up.st_uid);
+			return -EPERM;
+		}
+		if ((up.st_mode & (S_IWGRP | S_IWOTH)) && !(up.st_mode & S_ISVTX)) {
+			log_error("a parent of the socket directory %s is writable by others and not sticky (mode "
+				  "%04o): they could replace the directory; refusing it",
+				  dir, (unsigned)(up.st_mode & 07777));
+			return -EPERM;
+		}
+		st = up;
+	}
+}
+
+/*
  * Open the socket's directory, creating it if missing, and make sure only
  * root (or luod's own uid) can change what is in it: another user could
  * otherwise replace the socket with an impostor's. Everything after this
@@ -146,6 +192,7 @@ static int socket_dir_open(const char *sock, int *dir_fd, const char **name)
 	_cleanup_close_ int fd = -1;
 	struct stat st;
 	size_t len;
+	int r;
 
 	*name = slash ? slash + 1 : sock;
 	if (!**name || !strcmp(*name, ".") || !strcmp(*name, "..")) {
@@ -195,6 +242,9 @@ static int socket_dir_open(const char *sock, int *dir_fd, const char **name)
 			  dir, st.st_mode & S_IWOTH ? "others" : "its group", (unsigned)(st.st_mode & 07777));
 		return -EPERM;
 	}
+	r = socket_dir_parents(fd, dir);
+	if (r < 0)
+		return r;
 	*dir_fd = steal_fd(&fd);
 	return 0;
 }

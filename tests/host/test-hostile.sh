@@ -239,3 +239,21 @@ test_fd_exhaustion_cannot_lock_out_root() {
 	reboot_done
 	on "$DEMO" --id a --size 128K --seed 21 verify >"$T/v.out" 2>&1 || fail "$(cat "$T/v.out")"
 }
+
+test_socket_dir_under_another_uids_dir_is_refused() {
+	# Root's directory inside one that uid 65534 owns: it could be renamed away.
+	mkdir -m 755 "$T/u" "$T/u/d"
+	chown 65534:65534 "$T/u"
+	luod_refuses --socket "$T/u/d/luod.sock"
+	expect_out "$T/refused.log" "parent of the socket directory $T/u/d is owned by uid 65534"
+	# World-writable without the sticky bit: anyone could rename it.
+	chown 0:0 "$T/u"
+	chmod 777 "$T/u"
+	luod_refuses --socket "$T/u/d/luod.sock"
+	expect_out "$T/refused.log" "not sticky"
+	[ -z "$(ls -A "$T/u/d")" ] || fail "luod left something in $T/u/d: $(ls -A "$T/u/d")"
+	# Sticky like /tmp: only root may rename root's directory.
+	chmod 1777 "$T/u"
+	export LUOD_SOCKET=$T/u/d/luod.sock
+	luod_start
+}
