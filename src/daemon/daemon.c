@@ -719,6 +719,22 @@ static void signal_mask(sigset_t *mask)
 		sigaddset(mask, sig);
 }
 
+/**
+ * daemon_block_signals() - hold the signals luod takes through its signalfd.
+ *
+ * Called first thing at start: one that arrives before the event loop runs
+ * waits for it instead of ending luod, say while it takes its sessions back
+ * after a live update.
+ */
+void daemon_block_signals(void)
+{
+	sigset_t mask;
+
+	signal_mask(&mask);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
 static void signal_event(struct watch *w, uint32_t events)
 {
 	struct daemon *d = container_of(w, struct daemon, signal_w);

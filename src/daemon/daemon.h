@@ -145,6 +145,7 @@ struct daemon {
 };
 
 /* daemon.c */
+void daemon_block_signals(void);
 int daemon_init(struct daemon *d, int listen_fd);
 int daemon_run(struct daemon *d);
 void daemon_done(struct daemon *d);
