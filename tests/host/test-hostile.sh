@@ -1,4 +1,5 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2046
+# (SC2046: $(as_uid UID) is meant to split into a command line.)
 # Hostile local peers and faults at the edges: a peer that floods luod, a
 # socket directory someone else controls, fd exhaustion, stray signals.
 
@@ -18,7 +19,7 @@ hostile_bin() {
 	cp "$HOSTILE_PY" "$RAW_PY" "$T/bin/"
 	chmod -R a+rX "$T/bin"
 	# Where they may leave marks (never the socket's directory: $T).
-	mkdir -p -m 1777 "$T/marks"
+	mkdir -m 1777 "$T/marks"
 }
 
 # flood_start UID [CONNS]: a peer of UID that pipelines commands without end.
@@ -160,7 +161,8 @@ test_socket_path_that_is_no_socket_is_kept() {
 	ln -s file "$T/luod.sock"
 	luod_refuses --socket "$T/luod.sock"
 	expect_out "$T/refused.log" "$T/luod.sock.*not a socket"
-	[ -L "$T/luod.sock" ] && [ "$(cat "$T/file")" = precious ] || fail "the symlink or its target was changed"
+	[ -L "$T/luod.sock" ] || fail "the symlink was removed"
+	[ "$(cat "$T/file")" = precious ] || fail "the symlink's target was changed"
 	rm "$T/luod.sock"
 	ln -s nowhere "$T/luod.sock"
 	luod_refuses --socket "$T/luod.sock"
@@ -194,7 +196,7 @@ test_stale_socket_of_another_program_is_replaced() {
 # $T/marks/hog.UID.
 hog_start() {
 	hostile_bin
-	$(as_uid "$1") /usr/bin/python3 "$T/bin/hostile.py" hog --conns "$2" ${3:-} --ready "$T/marks/hog.$1.ready" \
+	$(as_uid "$1") /usr/bin/python3 "$T/bin/hostile.py" hog --conns "$2" ${3:+"$3"} --ready "$T/marks/hog.$1.ready" \
 		</dev/null >"$T/marks/hog.$1" 2>&1 &
 	BOOT_PIDS+=("$!")
 }
