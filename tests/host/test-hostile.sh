@@ -259,3 +259,29 @@ test_socket_dir_under_another_uids_dir_is_refused() {
 	export LUOD_SOCKET=$T/u/d/luod.sock
 	luod_start
 }
+
+test_pipelined_commands_all_answered() {
+	# More commands in one write than luod serves in a turn: the rest are
+	# served in later turns although no more data arrives.
+	luod_start
+	timeout 60 python3 - "$LUOD_SOCKET" >"$T/p.out" 2>&1 <<'PY' || fail "not every pipelined command was answered: $(cat "$T/p.out")"
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"".join(b'{"cmd":"VERSION","n":%d}\n{"cmd":"NOPE%d"}\n' % (i, i) for i in range(100)))
+buf, n = b"", 0
+while n < 200:
+    d = s.recv(65536)
+    if not d:
+        sys.exit("closed after %d replies" % n)
+    buf += d
+    while b"\n" in buf:
+        line, buf = buf.split(b"\n", 1)
+        r = json.loads(line)
+        # In order: VERSION, then the unknown command's error.
+        if r.get("ok") != (n % 2 == 0) or (n % 2 and "NOPE%d" % (n // 2) not in r["error"]):
+            sys.exit("reply %d out of order: %s" % (n, line))
+        n += 1
+print(n)
+PY
+}
