@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -62,9 +63,20 @@ static const char *daemon_state_name(enum daemon_state s)
 	return names[s];
 }
 
+/* Serve @c again in the next turn of the loop, even without a new EPOLLIN. */
+static void conn_set_ready(struct conn *c)
+{
+	if (c->ready || c->dead)
+		return;
+	c->ready = true;
+	c->ready_next = c->d->ready;
+	c->d->ready = c;
+}
+
 static void conn_update_events(struct conn *c)
 {
-	uint32_t want = EPOLLIN | (luo_conn_has_output(&c->lc) ? EPOLLOUT : 0);
+	/* A peer that does not take its replies gets no more commands read. */
+	uint32_t want = luo_conn_has_output(&c->lc) ? EPOLLOUT : EPOLLIN;
 	struct epoll_event ev = { .events = want, .data.ptr = &c->w };
 
 	if (c->dead || want == c->events)
@@ -118,9 +130,19 @@ void conn_close(struct conn *c, const char *why)
 	log_debug("connection pid %d uid %u closed%s%s", (int)c->pid, (unsigned)c->uid, why ? ": " : "",
 		  why ? why : "");
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->lc.fd, NULL);
+	/* Its fds go at once, not at the end of the turn. */
+	luo_conn_release(&c->lc);
 	for (p = &d->conns; *p; p = &(*p)->next) {
 		if (*p == c) {
 			*p = c->next;
+			break;
+		}
+	}
+	/* Off the ready list (a list being served skips dead connections). */
+	for (p = &d->ready; c->ready && *p; p = &(*p)->ready_next) {
+		if (*p == c) {
+			*p = c->ready_next;
+			c->ready = false;
 			break;
 		}
 	}
@@ -149,6 +171,71 @@ void conn_close(struct conn *c, const char *why)
 	}
 }
 
+/*
+ * The fds luod holds for @c: its socket, fds received and not yet used, and
+ * the copy of a session it may be sending (a claimed one, or its own at
+ * START_PRESERVATION; the session itself is charged to the subscription).
+ */
+static unsigned conn_fds(const struct conn *c)
+{
+	return 1 + (unsigned)c->lc.n_in_fds + (c->claim ? 1 : 0) + (c->sub && c->sub->session_fd >= 0 ? 1 : 0);
+}
+
+/* The fds charged to @uid, or to all non-root uids together for uid 0. */
+static unsigned fds_charged(struct daemon *d, uid_t uid)
+{
+	unsigned n = 0;
+
+	for (struct conn *c = d->conns; c; c = c->next)
+		if (uid ? c->uid == uid : c->uid != 0)
+			n += conn_fds(c);
+	for (struct sub *s = d->subs; s; s = s->next)
+		if (uid ? s->uid == uid : s->uid != 0)
+			n++;
+	return n;
+}
+
+/**
+ * fd_budget() - may a uid make luod hold more file descriptors?
+ * @d: the daemon
+ * @uid: the peer's uid; root always may
+ * @more: how many more it asks for (0: is it within its budget now?)
+ * @why: receives the reason of a refusal, for the log and the peer
+ * @len: its size
+ *
+ * Non-root uids share what RLIMIT_NOFILE leaves beyond the reserve for
+ * root and updates, at most LUOD_MAX_FDS_PER_UID each (see daemon.h).
+ *
+ * Return: 0, or -EMFILE with @why set.
+ */
+int fd_budget(struct daemon *d, uid_t uid, unsigned more, char *why, size_t len)
+{
+	unsigned reserve = d->fd_limit / 4 > LUOD_FD_RESERVE_MIN ? d->fd_limit / 4 : LUOD_FD_RESERVE_MIN;
+	unsigned held = carried_count(d) + reserve;
+	unsigned share = d->fd_limit > held ? d->fd_limit - held : 0;
+	unsigned mine, all;
+
+	if (uid == 0)
+		return 0;
+	mine = fds_charged(d, uid);
+	if (mine + more > LUOD_MAX_FDS_PER_UID) {
+		snprintf(why, len,
+			 "uid %u would hold %u of luod's file descriptors (connections, fds sent, sessions); "
+			 "the limit per uid is %d",
+			 (unsigned)uid, mine + more, LUOD_MAX_FDS_PER_UID);
+		return -EMFILE;
+	}
+	all = fds_charged(d, 0);
+	if (all + more > share) {
+		snprintf(why, len,
+			 "the file descriptors luod lets non-root users hold are all in use (%u of %u; "
+			 "the rest is kept for root and live updates)",
+			 all, share);
+		return -EMFILE;
+	}
+	return 0;
+}
+
 static struct sub *sub_find(struct daemon *d, const char *id)
 {
 	for (struct sub *s = d->subs; s; s = s->next)
@@ -171,6 +258,7 @@ static struct json_object *cmd_subscribe(struct daemon *d, struct conn *c, struc
 	struct carried *k;
 	struct sub *s;
 	struct json_object *reply;
+	char why[256];
 
 	if (!luo_id_valid(id))
 		return luo_msg_error(EINVAL, "invalid client id: 1 to %d characters of A-Z a-z 0-9 . _ -", LUO_ID_MAX);
@@ -185,6 +273,10 @@ static struct json_object *cmd_subscribe(struct daemon *d, struct conn *c, struc
 		return luo_msg_error(EPERM, "client id '%s' belongs to uid %u", id, (unsigned)k->uid);
 	if (d->n_subs >= LUOD_MAX_SUBS)
 		return luo_msg_error(ENOSPC, "too many subscribed clients (limit %d)", LUOD_MAX_SUBS);
+	if (fd_budget(d, c->uid, 1, why, sizeof(why)) < 0) {
+		log_warning("refusing to subscribe '%s' of pid %d: %s", id, (int)c->pid, why);
+		return luo_msg_error(EMFILE, "%s", why);
+	}
 
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -418,17 +510,49 @@ static struct json_object *dispatch(struct daemon *d, struct conn *c, struct jso
 	return luo_msg_error(EOPNOTSUPP, "unknown command '%.64s'", cmd);
 }
 
+/* Close a connection whose uid holds more fds than it may; tell it why. */
+static bool conn_over_budget(struct conn *c)
+{
+	char why[256];
+
+	if (fd_budget(c->d, c->uid, 0, why, sizeof(why)) == 0)
+		return false;
+	log_warning("closing a connection of pid %d: %s", (int)c->pid, why);
+	conn_send(c, luo_msg_error(EMFILE, "%s", why), NULL, 0);
+	conn_close(c, NULL);
+	return true;
+}
+
+/*
+ * Serve one connection for one turn of the loop: at most LUOD_CONN_BATCH
+ * commands and one read. If it may have more commands buffered it goes on
+ * the ready list; more data on the socket brings EPOLLIN again (level
+ * triggered); a peer that does not read its replies is served again once
+ * they are written.
+ */
 static void conn_input(struct conn *c)
 {
-	for (;;) {
+	bool did_read = false;
+
+	c->turn = c->d->turn;
+	for (unsigned n = 0;; n++) {
 		_cleanup_json_ struct json_object *msg = NULL;
 		int fds[LUO_PROTO_MAX_FDS];
 		size_t n_fds = 0;
 		struct json_object *reply;
 		int r;
 
+		if (c->dead || c->failed || luo_conn_has_output(&c->lc))
+			return;
+		if (n == LUOD_CONN_BATCH) {
+			conn_set_ready(c);
+			return;
+		}
 		r = luo_conn_next(&c->lc, &msg, fds, &n_fds);
 		if (r == 0) {
+			if (did_read)
+				return;
+			did_read = true;
 			r = luo_conn_read(&c->lc);
 			if (r == -EAGAIN)
 				return;
@@ -444,6 +568,8 @@ static void conn_input(struct conn *c)
 				conn_close(c, NULL);
 				return;
 			}
+			if (c->lc.n_in_fds && conn_over_budget(c))
+				return;
 			continue;
 		}
 		if (r < 0) {
@@ -456,8 +582,6 @@ static void conn_input(struct conn *c)
 		close_fds(fds, n_fds);
 		if (reply)
 			conn_send(c, reply, NULL, 0);
-		if (c->dead || c->failed)
-			return;
 	}
 }
 
@@ -467,7 +591,7 @@ static void conn_event(struct watch *w, uint32_t events)
 
 	if (c->dead)
 		return;
-	if (events & EPOLLOUT) {
+	if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) && luo_conn_has_output(&c->lc)) {
 		int r = luo_conn_flush(&c->lc);
 
 		if (r < 0 && r != -EAGAIN) {
@@ -475,6 +599,9 @@ static void conn_event(struct watch *w, uint32_t events)
 			return;
 		}
 		conn_update_events(c);
+		/* Written out: the commands it sent meanwhile are served next turn. */
+		if (!luo_conn_has_output(&c->lc))
+			conn_set_ready(c);
 	}
 	if (c->failed)
 		return;
@@ -482,21 +609,26 @@ static void conn_event(struct watch *w, uint32_t events)
 		conn_input(c);
 }
 
-static unsigned conns_of_uid(struct daemon *d, uid_t uid)
+/* Refuse a connection just accepted, with a reply that says why. */
+static void refuse(int fd, const struct ucred *cred, int err, const char *why)
 {
-	unsigned n = 0;
+	_cleanup_json_ struct json_object *msg = luo_msg_error(err, "%s", why);
+	const char *s = msg ? json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN) : NULL;
 
-	for (struct conn *c = d->conns; c; c = c->next)
-		n += c->uid == uid;
-	return n;
+	log_warning("refusing a connection of pid %d uid %u: %s", (int)cred->pid, (unsigned)cred->uid, why);
+	if (s && send(fd, s, strlen(s), MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+		send(fd, "\n", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	close(fd);
 }
 
-static void listen_event(struct watch *w, uint32_t events)
+/* Accept one connection; false when there is none to accept now. */
+static bool accept_one(struct daemon *d, struct watch *w)
 {
-	struct daemon *d = container_of(w, struct daemon, listen_w);
 	struct epoll_event ev;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
+	unsigned all = 0, mine = 0;
+	char why[256];
 	struct conn *c;
 	int fd;
 
@@ -508,22 +640,31 @@ static void listen_event(struct watch *w, uint32_t events)
 			epoll_ctl(d->epfd, EPOLL_CTL_DEL, w->fd, NULL);
 			d->listen_paused = true;
 		}
-		return;
+		return false;
 	}
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
 		close(fd);
-		return;
+		return true;
 	}
-	if (d->n_conns >= LUOD_MAX_CONNS || (cred.uid != 0 && conns_of_uid(d, cred.uid) >= LUOD_MAX_CONNS_PER_UID)) {
-		log_warning("refusing a connection of pid %d uid %u: too many connections", (int)cred.pid,
-			    (unsigned)cred.uid);
-		close(fd);
-		return;
+	for (c = d->conns; c; c = c->next) {
+		all += c->uid != 0;
+		mine += c->uid == cred.uid;
+	}
+	if (cred.uid != 0 && (all >= LUOD_MAX_CONNS || mine >= LUOD_MAX_CONNS_PER_UID)) {
+		snprintf(why, sizeof(why),
+			 "too many connections (%u of uid %u, limit %d; %u of non-root uids, limit %d)", mine,
+			 (unsigned)cred.uid, LUOD_MAX_CONNS_PER_UID, all, LUOD_MAX_CONNS);
+		refuse(fd, &cred, EUSERS, why);
+		return true;
+	}
+	if (fd_budget(d, cred.uid, 1, why, sizeof(why)) < 0) {
+		refuse(fd, &cred, EMFILE, why);
+		return true;
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		close(fd);
-		return;
+		return true;
 	}
 	c->d = d;
 	luo_conn_init(&c->lc, fd);
@@ -536,12 +677,62 @@ static void listen_event(struct watch *w, uint32_t events)
 	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		luo_conn_release(&c->lc);
 		free(c);
-		return;
+		return true;
 	}
 	c->next = d->conns;
 	d->conns = c;
 	d->n_conns++;
 	log_debug("connection from pid %d uid %u", (int)c->pid, (unsigned)c->uid);
+	return true;
+}
+
+/* A bounded number of connections per turn, like the commands of one. */
+static void listen_event(struct watch *w, uint32_t events)
+{
+	struct daemon *d = container_of(w, struct daemon, listen_w);
+
+	for (unsigned n = 0; n < LUOD_CONN_BATCH && !d->listen_paused; n++)
+		if (!accept_one(d, w))
+			return;
+}
+
+/* Signals that stop luod cleanly (an update in progress is aborted first). */
+static bool signal_stops(int sig)
+{
+	return sig == SIGTERM || sig == SIGINT || sig == SIGQUIT;
+}
+
+/*
+ * Every signal whose default action would end luod without a word to its
+ * clients, except the ones that report a fault of luod itself (SIGSEGV...)
+ * and SIGKILL: taken through the signalfd.
+ */
+static void signal_mask(sigset_t *mask)
+{
+	static const int sigs[] = { SIGTERM, SIGINT,	SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2,
+				    SIGALRM, SIGVTALRM, SIGPROF, SIGIO,	 SIGPWR,  SIGSTKFLT };
+
+	sigemptyset(mask);
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+		sigaddset(mask, sigs[i]);
+	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+		sigaddset(mask, sig);
+}
+
+/**
+ * daemon_block_signals() - hold the signals luod takes through its signalfd.
+ *
+ * Called first thing at start: one that arrives before the event loop runs
+ * waits for it instead of ending luod, say while it takes its sessions back
+ * after a live update.
+ */
+void daemon_block_signals(void)
+{
+	sigset_t mask;
+
+	signal_mask(&mask);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
 }
 
 static void signal_event(struct watch *w, uint32_t events)
@@ -549,10 +740,21 @@ static void signal_event(struct watch *w, uint32_t events)
 	struct daemon *d = container_of(w, struct daemon, signal_w);
 	struct signalfd_siginfo si;
 
-	if (read(w->fd, &si, sizeof(si)) != sizeof(si))
-		return;
-	log_info("received %s, stopping", strsignal(si.ssi_signo));
-	d->quit = true;
+	while (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
+		int sig = (int)si.ssi_signo;
+		const char *name = sigabbrev_np(sig);
+
+		if (signal_stops(sig)) {
+			log_info("received SIG%s, stopping", name ? name : "?");
+			d->quit = true;
+		} else if (name) {
+			log_notice("received SIG%s from pid %u: ignored (luod has nothing to reload; "
+				   "SIGTERM stops it)",
+				   name, si.ssi_pid);
+		} else {
+			log_notice("received signal %d from pid %u: ignored", sig, si.ssi_pid);
+		}
+	}
 }
 
 static void timer_event(struct watch *w, uint32_t events)
@@ -590,9 +792,7 @@ int daemon_init(struct daemon *d, int listen_fd)
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (d->epfd < 0)
 		return -errno;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
+	signal_mask(&mask);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	d->signal_w.fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -631,9 +831,32 @@ static void reap_zombies(struct daemon *d)
 	}
 }
 
+/* Serve the connections left with commands buffered, one batch each. */
+static void serve_ready(struct daemon *d)
+{
+	struct conn *list = d->ready, *c;
+
+	d->ready = NULL;
+	while ((c = list)) {
+		list = c->ready_next;
+		c->ready = false;
+		if (c->dead)
+			continue;
+		if (c->turn == d->turn)
+			conn_set_ready(c); /* Its event came first: next turn. */
+		else
+			conn_input(c);
+	}
+}
+
 /**
- * daemon_run() - serve until SIGTERM or SIGINT.
+ * daemon_run() - serve until SIGTERM, SIGINT or SIGQUIT.
  * @d: the daemon
+ *
+ * Each turn serves signals and timers first, then every connection with
+ * something to do for one bounded batch (conn_input()), so no peer can hold
+ * the others, the update's deadline or a stop request back. While some
+ * connection has commands buffered, the wait does not block.
  *
  * Return: 0 or -errno when the loop itself fails.
  */
@@ -641,18 +864,30 @@ int daemon_run(struct daemon *d)
 {
 	while (!d->quit) {
 		struct epoll_event evs[32];
-		int n = epoll_wait(d->epfd, evs, ARRAY_SIZE(evs), -1);
+		int n = epoll_wait(d->epfd, evs, ARRAY_SIZE(evs), d->ready ? 0 : -1);
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
+		d->turn++;
 		for (int i = 0; i < n; i++) {
 			struct watch *w = evs[i].data.ptr;
 
-			w->cb(w, evs[i].events);
+			if (w == &d->signal_w || w == &d->timer_w) {
+				w->cb(w, evs[i].events);
+				evs[i].data.ptr = NULL;
+			}
 		}
+		for (int i = 0; i < n && !d->quit; i++) {
+			struct watch *w = evs[i].data.ptr;
+
+			if (w)
+				w->cb(w, evs[i].events);
+		}
+		if (!d->quit)
+			serve_ready(d);
 		reap_zombies(d);
 	}
 	return 0;

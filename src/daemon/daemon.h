@@ -12,9 +12,27 @@
 
 #include "protocol.h"
 
+/* Connections of non-root uids, in all and per uid; root's are not capped. */
 #define LUOD_MAX_CONNS 512
 #define LUOD_MAX_CONNS_PER_UID 32
+/*
+ * File descriptors: luod raises its soft RLIMIT_NOFILE to the hard limit
+ * and keeps a reserve, the larger of LUOD_FD_RESERVE_MIN and a quarter of
+ * the limit, that non-root uids cannot take: root's connections and an
+ * update (sessions, the state memfd, kexec) are served from it. A non-root
+ * uid is charged for its connections, the fds they hold received or queued,
+ * and a session for each of its subscriptions; beyond LUOD_MAX_FDS_PER_UID,
+ * or when the non-root share is used up, it is refused with EMFILE.
+ */
+#define LUOD_FD_RESERVE_MIN 64
+#define LUOD_MAX_FDS_PER_UID 96
 #define LUOD_MAX_SUBS 256
+/*
+ * What one connection gets done per turn of the event loop: at most this
+ * many commands and one read (LUO_PROTO_MAX_LINE bytes), so that no peer
+ * keeps luod from the others, its timers and its signals.
+ */
+#define LUOD_CONN_BATCH 16
 #define LUOD_DEFAULT_TIMEOUT_MS 30000
 #define LUOD_MAX_TIMEOUT_MS 3600000
 #define LUOD_STATE_SESSION "luod"
@@ -75,6 +93,11 @@ struct conn {
 	const char *failed;
 	struct sub *sub;
 	struct carried *claim;
+	/* Complete commands may be buffered: serve it again without EPOLLIN. */
+	bool ready;
+	struct conn *ready_next;
+	/* The turn of the event loop it was last served in. */
+	uint64_t turn;
 };
 
 enum daemon_state {
@@ -90,6 +113,11 @@ struct daemon {
 	struct watch timer_w;
 	bool listen_paused;
 	bool quit;
+	/* RLIMIT_NOFILE, as raised at the start. */
+	unsigned fd_limit;
+	/* Connections to serve again in the next turn, and that turn's number. */
+	struct conn *ready;
+	uint64_t turn;
 
 	int dev_fd;
 	int dev_err;
@@ -117,11 +145,13 @@ struct daemon {
 };
 
 /* daemon.c */
+void daemon_block_signals(void);
 int daemon_init(struct daemon *d, int listen_fd);
 int daemon_run(struct daemon *d);
 void daemon_done(struct daemon *d);
 void conn_send(struct conn *c, struct json_object *msg, const int *fds, size_t n_fds);
 void conn_close(struct conn *c, const char *why);
+int fd_budget(struct daemon *d, uid_t uid, unsigned more, char *why, size_t len);
 uint64_t now_ms(void);
 const char *sub_state_name(enum sub_state s);
 

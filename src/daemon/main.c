@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -132,38 +133,199 @@ static void device_holder(char *buf, size_t len)
 	closedir(proc);
 }
 
-/* Take the lock beside the socket; refuse if another luod answers. */
-static int take_lock(const char *sock, int *lock_fd)
+/*
+ * Whoever can write to a parent of the socket's directory can rename the
+ * directory away and put their own in its place: every parent up to the
+ * root must belong to root (or luod's uid) and be writable by no one else,
+ * unless it is sticky (like /tmp), where only the owner of an entry may
+ * rename it. The parents checked are those of the directory luod opened,
+ * whatever symbolic links the path went through.
+ */
+static int socket_dir_parents(int dir_fd, const char *dir)
 {
-	char path[PATH_MAX];
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	_cleanup_close_ int fd = -1, probe = -1;
-	char *dir, *slash;
+	_cleanup_close_ int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
+	struct stat st, up;
 
-	snprintf(path, sizeof(path), "%s", sock);
-	slash = strrchr(path, '/');
-	if (slash && slash != path) {
-		*slash = '\0';
-		dir = path;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return -errno;
+	for (;;) {
+		int parent = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (parent < 0 || fstat(parent, &up) < 0) {
+			int err = errno;
+
+			if (parent >= 0)
+				close(parent);
+			log_error("cannot check the parents of the socket directory %s: %s", dir, strerror(err));
+			return -err;
+		}
+		close(fd);
+		fd = parent;
+		if (up.st_dev == st.st_dev && up.st_ino == st.st_ino)
+			return 0; /* The root. */
+		if (up.st_uid != 0 && up.st_uid != geteuid()) {
+			log_error("a parent of the socket directory %s is owned by uid %u, not root: that user could "
+				  "replace the directory; refusing it",
+				  dir, (unsigned)up.st_uid);
+			return -EPERM;
+		}
+		if ((up.st_mode & (S_IWGRP | S_IWOTH)) && !(up.st_mode & S_ISVTX)) {
+			log_error("a parent of the socket directory %s is writable by others and not sticky (mode "
+				  "%04o): they could replace the directory; refusing it",
+				  dir, (unsigned)(up.st_mode & 07777));
+			return -EPERM;
+		}
+		st = up;
+	}
+}
+
+/*
+ * Open the socket's directory, creating it if missing, and make sure only
+ * root (or luod's own uid) can change what is in it: another user could
+ * otherwise replace the socket with an impostor's. Everything after this
+ * is done relative to the directory, never through the path again.
+ */
+static int socket_dir_open(const char *sock, int *dir_fd, const char **name)
+{
+	const char *slash = strrchr(sock, '/');
+	char dir[PATH_MAX];
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	size_t len;
+	int r;
+
+	*name = slash ? slash + 1 : sock;
+	if (!**name || !strcmp(*name, ".") || !strcmp(*name, "..")) {
+		log_error("socket path %s does not name a file", sock);
+		return -EINVAL;
+	}
+	/* Without trailing slashes, or the last directory would be followed. */
+	len = slash ? (size_t)(slash - sock) : 0;
+	while (len > 1 && sock[len - 1] == '/')
+		len--;
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", len ? (int)len : 1, len ? sock : "/");
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
 		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-			log_error("cannot create %s: %m", dir);
+			log_error("cannot create the socket directory %s: %m", dir);
 			return -errno;
 		}
+		fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	}
-	snprintf(path, sizeof(path), "%s.lock", sock);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
-		log_error("cannot open lock file %s: %m", path);
+		int err = errno;
+
+		if (lstat(dir, &st) == 0 && S_ISLNK(st.st_mode))
+			log_error("the socket directory %s is a symbolic link; refusing it (name the directory itself)",
+				  dir);
+		else
+			log_error("cannot open the socket directory %s: %s", dir, strerror(err));
+		return -err;
+	}
+	if (fstat(fd, &st) < 0) {
+		log_error("cannot stat the socket directory %s: %m", dir);
 		return -errno;
 	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		log_error("the socket directory %s is owned by uid %u, not root: that user could replace the "
+			  "socket; refusing it",
+			  dir, (unsigned)st.st_uid);
+		return -EPERM;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		log_error("the socket directory %s is writable by %s (mode %04o): they could replace the socket; "
+			  "refusing it",
+			  dir, st.st_mode & S_IWOTH ? "others" : "its group", (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	r = socket_dir_parents(fd, dir);
+	if (r < 0)
+		return r;
+	*dir_fd = steal_fd(&fd);
+	return 0;
+}
+
+/* connect() or bind() @fd to @name in the directory @dir_fd. */
+static int socket_at(int dir_fd, const char *name, int fd, bool do_bind)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	_cleanup_close_ int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int r, err;
+
+	if (cwd < 0)
+		return -errno;
+	if (strlen(name) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, name);
+	/* A name relative to the directory: no path is resolved again. */
+	if (fchdir(dir_fd) < 0)
+		return -errno;
+	r = do_bind ? bind(fd, (struct sockaddr *)&sa, sizeof(sa)) : connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	err = errno;
+	if (fchdir(cwd) < 0)
+		return -errno;
+	return r < 0 ? -err : 0;
+}
+
+/*
+ * What is at the socket path: 0 if nothing, 1 if a socket (stale, once the
+ * lock is ours), or -EEXIST (logged) for anything else, which luod never
+ * removes.
+ */
+static int socket_stale(int dir_fd, const char *name, const char *path)
+{
+	struct stat st;
+
+	if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		log_error("cannot stat %s: %m", path);
+		return -errno;
+	}
+	if (S_ISSOCK(st.st_mode))
+		return 1;
+	log_error("%s exists and is not a socket (%s); not removing it", path,
+		  S_ISLNK(st.st_mode)	? "a symbolic link"
+		  : S_ISDIR(st.st_mode) ? "a directory"
+		  : S_ISREG(st.st_mode) ? "a regular file"
+					: "a special file");
+	return -EEXIST;
+}
+
+/* Take the lock beside the socket; refuse if another luod answers. */
+static int take_lock(int dir_fd, const char *name, const char *sock, int *lock_fd)
+{
+	char lock[NAME_MAX + 1];
+	_cleanup_close_ int fd = -1, probe = -1;
+	struct stat st;
+	int r;
+
+	if ((size_t)snprintf(lock, sizeof(lock), "%s.lock", name) >= sizeof(lock)) {
+		log_error("socket name too long: %s", name);
+		return -ENAMETOOLONG;
+	}
+	fd = openat(dir_fd, lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		log_error("cannot open lock file %s.lock: %s", sock,
+			  fd < 0 && errno == ELOOP ? "it is a symbolic link"
+			  : fd < 0		   ? strerror(errno)
+						   : "not a regular file");
+		return fd < 0 ? -errno : -EINVAL;
+	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		log_error("another luod is running (it holds %s); not starting", path);
+		log_error("another luod is running (it holds %s.lock); not starting", sock);
 		return -EALREADY;
 	}
 	/* Belt and braces: something that answers on the socket is alive. */
+	r = socket_stale(dir_fd, name, sock);
+	if (r < 0)
+		return r;
 	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	strcpy(sa.sun_path, sock);
-	if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+	if (r > 0 && probe >= 0 && socket_at(dir_fd, name, probe, false) == 0) {
 		log_error("another luod answers on %s; not starting", sock);
 		return -EALREADY;
 	}
@@ -171,40 +333,74 @@ static int take_lock(const char *sock, int *lock_fd)
 	return 0;
 }
 
-static int listen_socket(const char *path)
+static int listen_socket(int dir_fd, const char *name, const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	mode_t old;
 	int r;
 
 	if (fd < 0)
 		return -errno;
-	strcpy(sa.sun_path, path);
 	/* A stale socket of a dead luod: the lock says nobody owns it. */
-	if (unlink(path) == 0)
+	r = socket_stale(dir_fd, name, path);
+	if (r < 0)
+		return r;
+	if (r > 0 && unlinkat(dir_fd, name, 0) < 0)
+		return -errno;
+	if (r > 0)
 		log_info("removed stale socket %s", path);
+	/*
+	 * Mode 0666 from the start, never changed by path afterwards: every
+	 * command is authorized by the peer's credentials.
+	 */
 	old = umask(0111);
-	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	r = socket_at(dir_fd, name, fd, true);
 	umask(old);
 	if (r < 0)
-		return -errno;
-	/* Explicit mode: every command is authorized by the peer's credentials. */
-	if (chmod(path, 0666) < 0 || listen(fd, 64) < 0)
+		return r;
+	if (listen(fd, 64) < 0)
 		return -errno;
 	return steal_fd(&fd);
+}
+
+/*
+ * luod uses epoll, never select(): the soft limit on fds (1024 under
+ * systemd) may go up to the hard one. What it ends up as sizes the fd
+ * budget of non-root peers (fd_budget()).
+ */
+static unsigned raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit want = { .rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max };
+
+		if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+			rl = want;
+		else
+			log_warning("cannot raise the limit on open files to %llu: %m",
+				    (unsigned long long)rl.rlim_max);
+	}
+	return rl.rlim_cur > INT_MAX ? INT_MAX : (unsigned)rl.rlim_cur;
 }
 
 int main(int argc, char **argv)
 {
 	struct daemon d = { .epfd = -1, .dev_fd = -1, .loaded_expect = -1, .store_fd = -1 };
-	_cleanup_close_ int lock_fd = -1;
+	_cleanup_close_ int lock_fd = -1, dir_fd = -1;
+	const char *sock_name;
 	int r, lfd;
 
 	r = parse_args(argc, argv);
 	if (r <= 0)
 		return r < 0 ? 2 : 0;
-	if (take_lock(arg_socket, &lock_fd) < 0)
+	daemon_block_signals();
+	d.fd_limit = raise_fd_limit();
+	log_debug("up to %u open files", d.fd_limit);
+	if (socket_dir_open(arg_socket, &dir_fd, &sock_name) < 0 ||
+	    take_lock(dir_fd, sock_name, arg_socket, &lock_fd) < 0)
 		return 1;
 
 	d.dev_fd = luo_device_open();
@@ -250,7 +446,7 @@ int main(int argc, char **argv)
 
 	/* What is staged now is the baseline for noticing changes behind our back. */
 	d.loaded_expect = kexec_loaded();
-	lfd = listen_socket(arg_socket);
+	lfd = listen_socket(dir_fd, sock_name, arg_socket);
 	if (lfd < 0) {
 		log_error("cannot listen on %s: %s", arg_socket, strerror(-lfd));
 		daemon_done(&d);
@@ -260,7 +456,7 @@ int main(int argc, char **argv)
 	if (r < 0) {
 		log_error("cannot set up the event loop: %s", strerror(-r));
 		daemon_done(&d);
-		unlink(arg_socket);
+		unlinkat(dir_fd, sock_name, 0);
 		return 1;
 	}
 	log_info("luod %s listening on %s", PACKAGE_VERSION, arg_socket);
@@ -269,6 +465,6 @@ int main(int argc, char **argv)
 	if (r < 0)
 		log_error("event loop failed: %s", strerror(-r));
 	daemon_done(&d);
-	unlink(arg_socket);
+	unlinkat(dir_fd, sock_name, 0);
 	return r < 0 ? 1 : 0;
 }
