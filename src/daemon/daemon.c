@@ -247,6 +247,10 @@ static struct json_object *cmd_claim(struct daemon *d, struct conn *c, struct js
 		return luo_msg_error(EBUSY, "the session of '%s' is claimed by pid %d", id, (int)k->claimer->pid);
 	k->claimer = c;
 	c->claim = k;
+	if (!k->handed) {
+		k->handed = true;
+		state_changed(d);
+	}
 	log_info("client %s claimed session %s (pid %d)", id, k->session, (int)c->pid);
 	reply = luo_msg_ok();
 	json_object_object_add(reply, "id", json_object_new_string(id));
@@ -345,7 +349,7 @@ static struct json_object *status_json(struct daemon *d)
 		json_object_object_add(x, "id", json_object_new_string(k->id));
 		json_object_object_add(x, "uid", json_object_new_int64(k->uid));
 		json_object_object_add(x, "session", json_object_new_string(k->session));
-		json_object_object_add(x, "state", json_object_new_string(k->claimer ? "claimed" : "unclaimed"));
+		json_object_object_add(x, "state", json_object_new_string(carried_state(k)));
 		if (k->claimer)
 			json_object_object_add(x, "pid", json_object_new_int(k->claimer->pid));
 		json_object_array_add(arr, x);

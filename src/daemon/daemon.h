@@ -52,7 +52,11 @@ struct sub {
 	char session[LUOD_SESSION_NAME_MAX];
 };
 
-/* A session from before the update, waiting for its client. */
+/*
+ * A session from before the update, waiting for its client. Once handed to
+ * a claimer it no longer blocks the next update (a client that follows only
+ * the upstream README never says DONE), but stays claimable until then.
+ */
 struct carried {
 	struct carried *next;
 	char id[LUO_ID_MAX + 1];
@@ -60,6 +64,7 @@ struct carried {
 	uid_t uid;
 	int fd;
 	struct conn *claimer;
+	bool handed;
 };
 
 struct conn {
@@ -139,8 +144,11 @@ int state_restore(struct daemon *d);
 void carried_free(struct daemon *d, struct carried *k);
 void carried_drop(struct daemon *d, struct carried *k);
 unsigned carried_count(const struct daemon *d);
+unsigned carried_unclaimed(const struct daemon *d);
+const char *carried_state(const struct carried *k);
 int state_restore_stored(struct daemon *d);
 int store_sync(struct daemon *d);
+void state_changed(struct daemon *d);
 
 /* load.c */
 struct json_object *load_handle(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds);

@@ -59,6 +59,34 @@ unsigned carried_count(const struct daemon *d)
 	return n;
 }
 
+/**
+ * carried_unclaimed() - how many carried sessions were never handed to a
+ * claimer: those the next update would lose unread.
+ * @d: the daemon
+ *
+ * Return: their number.
+ */
+unsigned carried_unclaimed(const struct daemon *d)
+{
+	unsigned n = 0;
+
+	for (const struct carried *k = d->carried; k; k = k->next)
+		n += !k->handed;
+	return n;
+}
+
+/**
+ * carried_state() - the protocol's name of a carried session's state.
+ * @k: the session
+ *
+ * Return: "unclaimed" (never handed out), "claimed" (a connection holds
+ * it) or "left" (handed out, its claimer left without DONE).
+ */
+const char *carried_state(const struct carried *k)
+{
+	return k->claimer ? "claimed" : k->handed ? "left" : "unclaimed";
+}
+
 static int write_all(int fd, const char *buf, size_t len)
 {
 	while (len) {
@@ -250,6 +278,17 @@ void carried_drop(struct daemon *d, struct carried *k)
 }
 
 /**
+ * state_changed() - the carried sessions or what luod knows about them
+ * changed: bring the service manager's fd store up to date.
+ * @d: the daemon
+ */
+void state_changed(struct daemon *d)
+{
+	if (d->store_fd >= 0 && store_sync(d) < 0)
+		log_warning("cannot update the list of sessions in the service manager's fd store");
+}
+
+/**
  * store_sync() - put the carried sessions and their list into the service
  * manager's fd store (it ignores fds it holds already).
  * @d: the daemon
@@ -278,6 +317,7 @@ int store_sync(struct daemon *d)
 		json_object_object_add(x, "id", json_object_new_string(k->id));
 		json_object_object_add(x, "session", json_object_new_string(k->session));
 		json_object_object_add(x, "uid", json_object_new_int64(k->uid));
+		json_object_object_add(x, "claimed", json_object_new_boolean(k->handed));
 		json_object_array_add(arr, x);
 	}
 	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
@@ -325,6 +365,7 @@ static void restore_stored_one(struct daemon *d, struct json_object *x, struct s
 	strcpy(k->session, session);
 	k->uid = (uid_t)uid;
 	k->fd = steal_fd(&fds[i].fd);
+	k->handed = luo_msg_bool(x, "claimed");
 	k->next = d->carried;
 	d->carried = k;
 	log_info("client %s: session %s taken back from the fd store", id, session);

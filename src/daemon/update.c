@@ -85,7 +85,7 @@ static void finalize(struct daemon *d);
  */
 struct json_object *update_start(struct daemon *d, struct conn *by, int64_t timeout_ms, bool force)
 {
-	unsigned unclaimed = carried_count(d);
+	unsigned unclaimed = carried_unclaimed(d);
 	struct json_object *reply, *ids;
 	int r;
 
@@ -115,6 +115,11 @@ struct json_object *update_start(struct daemon *d, struct conn *by, int64_t time
 		json_object_array_add(ids, json_object_new_string(s->id));
 	}
 
+	/* Sessions handed to a claimer do not block: their clients had them. */
+	for (struct carried *k = d->carried; k; k = k->next)
+		if (k->handed)
+			log_notice("client %s claimed session %s but did not say DONE; this update drops it", k->id,
+				   k->session);
 	d->state = D_PREPARING;
 	d->watcher = by;
 	d->update_by = by->uid;
