@@ -40,6 +40,10 @@ struct queued_event {
  * @ev_head: events not yet handed to the caller, oldest first
  * @ev_tail: where the next queued event goes
  * @error: explanation of the last failure, "" when there is none
+ * @session: the session of the last START_PRESERVATION handed to the
+ *           caller: READY and FAIL name it, so that luod can tell an answer
+ *           to an update aborted meanwhile from one to the next update
+ * @owner: the uid that owns the session claimed last, -1 if unknown
  */
 struct luo_client {
 	struct luo_conn conn;
@@ -48,6 +52,8 @@ struct luo_client {
 	struct queued_event *ev_head;
 	struct queued_event **ev_tail;
 	char error[1024];
+	char session[64];
+	int64_t owner;
 };
 
 static void set_error(struct luo_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -377,6 +383,7 @@ static int event_decode(struct luo_client *c, struct json_object *msg, int *fds,
 		}
 		ev->deadline_ms = r == 0 ? v : -1;
 		copy_string(ev->session, sizeof(ev->session), session);
+		copy_string(c->session, sizeof(c->session), session);
 		ev->session_fd = fds[0];
 		ev->type = LUO_EVENT_START_PRESERVATION;
 		return 0;
@@ -431,6 +438,7 @@ int luo_client_connect(const char *socket_path, struct luo_client **ret)
 		return -ENOMEM;
 	luo_conn_init(&c->conn, steal_fd(&fd));
 	c->ev_tail = &c->ev_head;
+	c->owner = -1;
 	*ret = c;
 	return 0;
 }
@@ -588,16 +596,25 @@ void luo_event_release(struct luo_event *ev)
  * @c: the client
  *
  * After START_PRESERVATION. The client may exit after this returns 0.
+ * READY names the session of the last START_PRESERVATION returned by
+ * luo_client_next_event().
  *
- * Return: 0, -ENOTCONN (not subscribed), -EPROTO (no preservation was
- * requested), or a connection error.
+ * Return: 0, -ECANCELED (that update was aborted before luod got READY;
+ * its LUO_EVENT_ABORTED is on the way: stay subscribed and wait for the
+ * next START_PRESERVATION), -ENOTCONN (not subscribed), -EPROTO (no
+ * preservation was requested), or a connection error.
  */
 int luo_client_ready(struct luo_client *c)
 {
+	struct json_object *cmd;
+
 	if (!c)
 		return -EINVAL;
 	c->error[0] = '\0';
-	return client_command(c, new_command("READY"), NULL, 0);
+	cmd = new_command("READY");
+	if (cmd && c->session[0])
+		json_object_object_add(cmd, "session", json_object_new_string(c->session));
+	return client_command(c, cmd, NULL, 0);
 }
 
 /**
@@ -607,15 +624,20 @@ int luo_client_ready(struct luo_client *c)
  *
  * Every update client then receives LUO_EVENT_ABORTED, this one too.
  *
- * Return: 0, -ENOTCONN, -EPROTO, -EMSGSIZE (@reason too long), or a
- * connection error.
+ * Return: 0, -ECANCELED (the update was aborted already), -ENOTCONN,
+ * -EPROTO, -EMSGSIZE (@reason too long), or a connection error.
  */
 int luo_client_fail(struct luo_client *c, const char *reason)
 {
+	struct json_object *cmd;
+
 	if (!c)
 		return -EINVAL;
 	c->error[0] = '\0';
-	return client_command(c, new_command_with("FAIL", "reason", reason ? reason : "no reason given"), NULL, 0);
+	cmd = new_command_with("FAIL", "reason", reason ? reason : "no reason given");
+	if (cmd && c->session[0])
+		json_object_object_add(cmd, "session", json_object_new_string(c->session));
+	return client_command(c, cmd, NULL, 0);
 }
 
 /**

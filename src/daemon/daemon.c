@@ -206,12 +206,19 @@ static struct json_object *cmd_subscribe(struct daemon *d, struct conn *c, struc
 
 static struct json_object *cmd_ready(struct daemon *d, struct conn *c, struct json_object *msg, bool fail)
 {
+	const char *session = luo_msg_string(msg, "session");
 	struct sub *s = c->sub;
 
 	if (!s)
 		return luo_msg_error(ENOTCONN, "not subscribed");
-	if (d->state != D_PREPARING || s->state == SUB_SUBSCRIBED)
-		return luo_msg_error(EPROTO, "no preservation was requested");
+	/* An answer to an aborted update (it may name its session) is late. */
+	if (s->state == SUB_SUBSCRIBED || (session && strcmp(session, s->session))) {
+		if (s->aborted_update && (!session || !strcmp(session, s->aborted_session)))
+			return luo_msg_error(ECANCELED, "live update %llu was aborted: %s",
+					     (unsigned long long)s->aborted_update, s->aborted_reason);
+		return luo_msg_error(EPROTO, "no preservation was requested%s%s", session ? " in session " : "",
+				     session ? session : "");
+	}
 	if (s->state == SUB_READY)
 		return luo_msg_error(EALREADY, "already ready");
 	if (fail) {

@@ -50,6 +50,10 @@ struct sub {
 	enum sub_state state;
 	int session_fd;
 	char session[LUOD_SESSION_NAME_MAX];
+	/* The last update aborted while this client took part: a late READY. */
+	uint64_t aborted_update;
+	char aborted_session[LUOD_SESSION_NAME_MAX];
+	char aborted_reason[256];
 };
 
 /*

@@ -207,6 +207,10 @@ void update_abort(struct daemon *d, int err, const char *faulty, const char *fmt
 			continue;
 		}
 		if (s->state != SUB_SUBSCRIBED) {
+			/* Its READY or FAIL may be on the way: answer it with this. */
+			s->aborted_update = d->updates + 1;
+			snprintf(s->aborted_session, sizeof(s->aborted_session), "%s", s->session);
+			snprintf(s->aborted_reason, sizeof(s->aborted_reason), "%s", reason);
 			ev = luo_msg_event("ABORTED");
 			json_object_object_add(ev, "reason", json_object_new_string(reason));
 			json_object_object_add(ev, "errno", json_object_new_int(err));

@@ -412,6 +412,10 @@ static int on_start(struct luo_client *c, struct luo_event *ev, bool *exit_now)
 		return EXIT_OK;
 	if (arg.fail_reason) {
 		r = luo_client_fail(c, arg.fail_reason);
+		if (r == -ECANCELED) {
+			say("update %" PRIu64 " was aborted before luod got FAIL: %s", ev->update, luo_client_error(c));
+			return EXIT_OK;
+		}
 		if (r < 0) {
 			err_client(c, r, "FAIL");
 			return EXIT_FAILED;
@@ -426,6 +430,12 @@ static int on_start(struct luo_client *c, struct luo_event *ev, bool *exit_now)
 		close(ev->session_fd);
 		ev->session_fd = -1;
 		r = luo_client_ready(c);
+		if (r == -ECANCELED) {
+			/* An abort can come at any moment; its event follows. */
+			say("update %" PRIu64 " was aborted before luod got READY: %s", ev->update,
+			    luo_client_error(c));
+			return EXIT_OK;
+		}
 		if (r < 0) {
 			err_client(c, r, "READY");
 			return EXIT_FAILED;
@@ -442,6 +452,14 @@ static int do_preserve(struct luo_client *c)
 	int r, ret = EXIT_FAILED;
 
 	r = luo_client_subscribe(c, arg.id);
+	if (r == -EBUSY) {
+		/* An update is being prepared: luod takes subscriptions after it. */
+		info("an update is in progress; subscribing after it");
+		while (r == -EBUSY) {
+			usleep(200 * 1000);
+			r = luo_client_subscribe(c, arg.id);
+		}
+	}
 	if (r < 0) {
 		err_client(c, r, "SUBSCRIBE");
 		return EXIT_FAILED;

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Client ids, the README-only client, aborts racing READY, and sessions a
 # restarted luod lost (issue 7).
+RAW="python3 $(dirname "${BASH_SOURCE[0]}")/raw-client.py"
 README_CLIENT="python3 $(dirname "${BASH_SOURCE[0]}")/readme-client.py"
 
 # readme_client ARGS...: the README-only client in the background, logged.
@@ -42,4 +43,74 @@ test_readme_client_chained_updates() {
 	reboot_done
 	on $README_CLIENT --id rc --claim 4 >>"$T/readme.$BOOT.log" 2>&1 || fail "last claim: $(cat "$T/readme.$BOOT.log")"
 	[ "$(luoctl --json status | json_get updates)" = 4 ] || fail "not 4 updates: $(luoctl status)"
+}
+
+# A client that sends READY after the update was aborted, without reading
+# the ABORTED event first, learns what happened.
+test_ready_after_abort_says_canceled() {
+	luod_start
+	readme_client --id late --preserve 1 --ready-after "$T/go"
+	wait_state late subscribed
+	load_kernel
+	kexec --timeout 60 &
+	local kpid=$!
+	wait_log "$T/readme.1.log" "preserved generation 1"
+	luoctl abort --reason "change window closed" || fail "abort failed"
+	wait $kpid && fail "kexec succeeded after the abort"
+	touch "$T/go"
+	wait_log "$T/readme.1.log" "READY answered"
+	expect_out "$T/readme.1.log" ECANCELED
+	expect_out "$T/readme.1.log" "live update 1 was aborted: aborted by the administrator: change window closed"
+	# FAIL after the abort is told the same.
+	$RAW '{"cmd":"SUBSCRIBE","id":"f"}' '{"cmd":"FAIL"}' | grep -q EPROTO || fail "FAIL without an update not EPROTO"
+}
+
+# luo-demo is in the middle of preserving when the update is aborted: its
+# READY comes late; it stays subscribed and takes part in the next update.
+test_demo_ready_races_abort() {
+	luod_start
+	touch "$T/gate"
+	LUO_FAKE_PRESERVE_GATE=$T/gate client a --size 64K --seed 4 preserve
+	wait_state a subscribed
+	load_kernel
+	kexec --timeout 60 &
+	local kpid=$!
+	for _ in $(seq 200); do [ -e "$T/gate.waiting" ] && break; sleep 0.05; done
+	[ -e "$T/gate.waiting" ] || fail "luo-demo never reached PRESERVE_FD"
+	luoctl abort --reason "not now" || fail "abort failed"
+	wait $kpid && fail "kexec succeeded after the abort"
+	rm "$T/gate"
+	wait_log "$T/client.a.1.log" "update aborted"
+	expect_out "$T/client.a.1.log" "was aborted before luod got READY: live update 1 was aborted: aborted by the administrator: not now"
+	kill -0 "${CLIENT_PID[a]}" || fail "luo-demo exited: $(cat "$T/client.a.1.log")"
+	wait_state a subscribed
+	kexec || fail "the next update failed: $(cat "$T/kexec.out")"
+	reboot_done
+	on "$DEMO" --id a --size 64K --seed 4 verify >"$T/v.out" 2>&1 || fail "verify: $(cat "$T/v.out")"
+}
+
+# Worse: the next update has already started when the late READY of the
+# aborted one arrives. It must not count for the new update, whose session
+# is still empty.
+test_demo_ready_races_abort_and_next_update() {
+	luod_start
+	touch "$T/gate"
+	LUO_FAKE_PRESERVE_GATE=$T/gate client a --size 64K --seed 5 preserve
+	wait_state a subscribed
+	load_kernel
+	kexec --timeout 60 &
+	local kpid=$!
+	for _ in $(seq 200); do [ -e "$T/gate.waiting" ] && break; sleep 0.05; done
+	[ -e "$T/gate.waiting" ] || fail "luo-demo never reached PRESERVE_FD"
+	luoctl abort || fail "abort failed"
+	wait $kpid && fail "kexec succeeded after the abort"
+	kexec --timeout 60 &
+	kpid=$!
+	wait_state a preparing
+	rm "$T/gate"
+	wait $kpid || fail "the second update failed: $(cat "$T/kexec.out")"
+	# The late READY was refused, not taken for the new update's.
+	expect_out "$T/client.a.1.log" "update 1 was aborted before luod got READY: live update 1 was aborted"
+	reboot_done
+	on "$DEMO" --id a --size 64K --seed 5 verify >"$T/v.out" 2>&1 || fail "verify: $(cat "$T/v.out")"
 }
