@@ -84,6 +84,8 @@ int cmd_list(struct ctl *ctl, int argc, char **argv);
 int cmd_kexec(struct ctl *ctl, int argc, char **argv);
 int cmd_abort(struct ctl *ctl, int argc, char **argv);
 int cmd_release(struct ctl *ctl, int argc, char **argv);
+int cmd_reserve(struct ctl *ctl, int argc, char **argv);
+int cmd_unreserve(struct ctl *ctl, int argc, char **argv);
 int cmd_load(struct ctl *ctl, int argc, char **argv);
 int cmd_unload(struct ctl *ctl, int argc, char **argv);
 int cmd_version(struct ctl *ctl, int argc, char **argv);

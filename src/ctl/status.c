@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -291,5 +292,91 @@ int cmd_release(struct ctl *ctl, int argc, char **argv)
 	if (req)
 		json_object_object_add(req, "id", json_object_new_string(id));
 	snprintf(done, sizeof(done), "released the session of %s: its preserved data is discarded", id);
+	return ctl_run_simple(ctl, req, done);
+}
+
+/* The ID operand of reserve and unreserve; -1 to go on, or an exit code. */
+static int parse_id(struct ctl *ctl, int argc, char **argv, const char **id)
+{
+	if (optind >= argc)
+		return ctl_usage_error(ctl, "which client id?");
+	if (optind + 1 < argc)
+		return ctl_usage_error(ctl, "unexpected argument '%s'", argv[optind + 1]);
+	*id = argv[optind];
+	if (!luo_id_valid(*id))
+		return ctl_usage_error(ctl, "'%s' is not a client id", *id);
+	return -1;
+}
+
+/**
+ * cmd_reserve() - luoctl reserve ID --uid UID.
+ * @ctl: the invocation
+ * @argc: argument count
+ * @argv: the arguments
+ *
+ * Return: a CTL_EXIT_* code.
+ */
+int cmd_reserve(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option longopts[] = { { "uid", required_argument, NULL, CTL_OPT_CMD },
+						  CTL_COMMON_OPTIONS,
+						  {} };
+	_cleanup_json_ struct json_object *req = NULL;
+	long long uid = -1;
+	const char *id = NULL;
+	char done[128], *end;
+	int c, r;
+
+	while ((c = ctl_getopt(ctl, argc, argv, "", longopts)) != -1) {
+		if (c == CTL_OPT_EXIT)
+			return ctl->exit_code;
+		if (c == CTL_OPT_CMD) {
+			errno = 0;
+			uid = strtoll(optarg, &end, 10);
+			if (errno || end == optarg || *end || uid < 0 || uid > 4294967294LL)
+				return ctl_usage_error(ctl, "--uid: want a number from 0 to 4294967294: %s", optarg);
+		}
+	}
+	r = parse_id(ctl, argc, argv, &id);
+	if (r >= 0)
+		return r;
+	if (uid < 0)
+		return ctl_usage_error(ctl, "--uid UID is required");
+	req = ctl_cmd_new("RESERVE");
+	if (req) {
+		json_object_object_add(req, "id", json_object_new_string(id));
+		json_object_object_add(req, "uid", json_object_new_int64(uid));
+	}
+	snprintf(done, sizeof(done), "client id %s is reserved for uid %lld", id, uid);
+	return ctl_run_simple(ctl, req, done);
+}
+
+/**
+ * cmd_unreserve() - luoctl unreserve ID.
+ * @ctl: the invocation
+ * @argc: argument count
+ * @argv: the arguments
+ *
+ * Return: a CTL_EXIT_* code.
+ */
+int cmd_unreserve(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option longopts[] = { CTL_COMMON_OPTIONS, {} };
+	_cleanup_json_ struct json_object *req = NULL;
+	const char *id = NULL;
+	char done[128];
+	int c, r;
+
+	while ((c = ctl_getopt(ctl, argc, argv, "", longopts)) != -1) {
+		if (c == CTL_OPT_EXIT)
+			return ctl->exit_code;
+	}
+	r = parse_id(ctl, argc, argv, &id);
+	if (r >= 0)
+		return r;
+	req = ctl_cmd_new("UNRESERVE");
+	if (req)
+		json_object_object_add(req, "id", json_object_new_string(id));
+	snprintf(done, sizeof(done), "client id %s is free: the next uid to subscribe it owns it", id);
 	return ctl_run_simple(ctl, req, done);
 }

@@ -15,6 +15,8 @@
 #define LUOD_MAX_CONNS 512
 #define LUOD_MAX_CONNS_PER_UID 32
 #define LUOD_MAX_SUBS 256
+#define LUOD_MAX_BINDINGS 1024
+#define LUOD_MAX_BINDINGS_PER_UID 64
 #define LUOD_DEFAULT_TIMEOUT_MS 30000
 #define LUOD_MAX_TIMEOUT_MS 3600000
 #define LUOD_STATE_SESSION "luod"
@@ -53,7 +55,7 @@ struct sub {
 	/* The last update aborted while this client took part: a late READY. */
 	uint64_t aborted_update;
 	char aborted_session[LUOD_SESSION_NAME_MAX];
-	char aborted_reason[256];
+	char aborted_reason[1024];
 };
 
 /*
@@ -69,6 +71,19 @@ struct carried {
 	int fd;
 	struct conn *claimer;
 	bool handed;
+};
+
+/*
+ * A client id bound to a uid: by its first SUBSCRIBE in this lineage of
+ * luod state, by a session that carries it, or by an administrator
+ * (RESERVE). Only that uid may SUBSCRIBE or CLAIM the id (root may CLAIM
+ * any). Saved across updates and restarts.
+ */
+struct binding {
+	struct binding *next;
+	char id[LUO_ID_MAX + 1];
+	uid_t uid;
+	bool reserved;
 };
 
 struct conn {
@@ -109,6 +124,8 @@ struct daemon {
 	struct sub *subs;
 	unsigned n_subs;
 	struct carried *carried;
+	struct binding *bindings;
+	unsigned n_bindings;
 
 	enum daemon_state state;
 	uint64_t updates;
@@ -153,6 +170,11 @@ const char *carried_state(const struct carried *k);
 int state_restore_stored(struct daemon *d);
 int store_sync(struct daemon *d);
 void state_changed(struct daemon *d);
+struct binding *binding_find(struct daemon *d, const char *id);
+int binding_add(struct daemon *d, const char *id, uid_t uid, bool reserved, bool limited);
+void binding_drop(struct daemon *d, struct binding *b);
+struct json_object *bindings_json(const struct daemon *d);
+void bindings_restore(struct daemon *d, struct json_object *root);
 
 /* load.c */
 struct json_object *load_handle(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds);

@@ -653,6 +653,7 @@ static int do_verify(struct luo_client *c)
 	struct manifest *m = NULL;
 	struct summary *s = NULL;
 	char name[64] = "?";
+	uid_t owner = 0;
 	int sfd = -1, r, ret = EXIT_FAILED;
 
 	r = luo_client_claim(c, arg.id, &sfd);
@@ -667,6 +668,16 @@ static int do_verify(struct luo_client *c)
 		err_client(c, r, "CLAIM");
 		return EXIT_FAILED;
 	}
+	/* Root may claim any id: make sure the data is ours before using it. */
+	r = luo_client_claimed_uid(c, &owner);
+	if (r == 0 && owner != getuid()) {
+		err("the session of %s belongs to uid %u, not to this client's uid %u: not touching it", arg.id,
+		    (unsigned)owner, (unsigned)getuid());
+		close(sfd);
+		return EXIT_FAILED;
+	}
+	if (r < 0)
+		info("luod does not say whose session this is (%s)", strerror(-r));
 	luo_session_get_name(sfd, name, sizeof(name));
 
 	m = malloc(sizeof(*m));

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Client ids, the README-only client, aborts racing READY, and sessions a
 # restarted luod lost (issue 7).
-RAW="python3 $(dirname "${BASH_SOURCE[0]}")/raw-client.py"
+CLAIMS_DIR=$(dirname "${BASH_SOURCE[0]}")
+RAW="python3 $CLAIMS_DIR/raw-client.py"
 README_CLIENT="python3 $(dirname "${BASH_SOURCE[0]}")/readme-client.py"
 
 # readme_client ARGS...: the README-only client in the background, logged.
@@ -113,4 +114,157 @@ test_demo_ready_races_abort_and_next_update() {
 	expect_out "$T/client.a.1.log" "update 1 was aborted before luod got READY: live update 1 was aborted"
 	reboot_done
 	on "$DEMO" --id a --size 64K --seed 5 verify >"$T/v.out" 2>&1 || fail "verify: $(cat "$T/v.out")"
+}
+
+# Copies of what other uids run: the checkout may be unreadable to them.
+other_uids() {
+	BIN=$T/bin
+	mkdir -p "$BIN"
+	cp "$LUOCTL" "$DEMO" "$PRELOAD" "$BUILD"/src/client/libluo-client.so* "$CLAIMS_DIR/raw-client.py" "$BIN"/
+	chmod -R a+rX "$BIN"
+}
+# as UID CMD...: run CMD as UID (and gid UID).
+as() {
+	local u=$1
+	shift
+	env LD_LIBRARY_PATH="$BIN" setpriv --reuid="$u" --regid="$u" --clear-groups "$@"
+}
+raw_as() {
+	local u=$1
+	shift
+	as "$u" /usr/bin/python3 "$BIN/raw-client.py" "$@"
+}
+demo_as() {
+	local u=$1
+	shift
+	LD_PRELOAD=$BIN/$(basename "$PRELOAD") as "$u" "$BIN/luo-demo" "$@"
+}
+
+# A root service restarts (or is between CLAIM and SUBSCRIBE after the
+# update): another uid cannot take its id meanwhile.
+test_id_squat_during_reconnect_refused() {
+	other_uids
+	luod_start
+	client db --size 64K --seed 21 preserve
+	wait_state db subscribed
+	kill -9 "${CLIENT_PID[db]}"
+	wait_state db absent
+	raw_as 65534 '{"cmd":"SUBSCRIBE","id":"db"}' >"$T/squat.out"
+	expect_out "$T/squat.out" EPERM
+	expect_out "$T/squat.out" "belongs to uid 0"
+	client db --size 64K --seed 21 preserve
+	wait_state db subscribed
+	load_kernel
+	kexec || fail "kexec failed: $(cat "$T/kexec.out")"
+	reboot_done
+	raw_as 65534 '{"cmd":"SUBSCRIBE","id":"db"}' | grep -q EPERM || fail "squat of a carried id accepted"
+	# The claim names the owner; a claimer that leaves without DONE can come back.
+	$RAW '{"cmd":"CLAIM","id":"db"}' >"$T/claim.out"
+	expect_out "$T/claim.out" '"uid":0'
+	on "$DEMO" --id db --size 64K --seed 21 verify >"$T/v.out" 2>&1 || fail "root's data: $(cat "$T/v.out")"
+	# Done: no session carries the id any more, the saved binding still does.
+	raw_as 65534 '{"cmd":"SUBSCRIBE","id":"db"}' >"$T/squat.out"
+	expect_out "$T/squat.out" EPERM
+	expect_out "$T/squat.out" "belongs to uid 0"
+}
+
+# Root may claim another uid's session, and is told whose it is; luo-demo
+# refuses data that is not its own; root cannot subscribe that id.
+test_claim_reply_names_owner() {
+	other_uids
+	luod_start
+	demo_as 65534 --id u --size 64K --seed 3 preserve </dev/null >"$T/u.log" 2>&1 &
+	BOOT_PIDS+=("$!")
+	wait_state u subscribed
+	$RAW '{"cmd":"SUBSCRIBE","id":"u"}' >"$T/s.out"
+	expect_out "$T/s.out" EPERM
+	expect_out "$T/s.out" "belongs to uid 65534"
+	load_kernel
+	kexec || fail "kexec failed: $(cat "$T/kexec.out")"
+	reboot_done
+	$RAW '{"cmd":"CLAIM","id":"u"}' | grep -q '"uid":65534' || fail "root's claim does not name the owner"
+	on "$DEMO" --id u --size 64K --seed 3 verify >"$T/v.out" 2>&1 && fail "luo-demo used another uid's data"
+	expect_out "$T/v.out" "belongs to uid 65534"
+	[ "$(session_state u)" = unclaimed ] || fail "root's look made the session '$(session_state u)'"
+	demo_as 65534 --id u --size 64K --seed 3 verify >"$T/v.out" 2>&1 || fail "owner: $(cat "$T/v.out")"
+}
+
+test_reservations() {
+	other_uids
+	luod_start
+	as 65534 "$BIN/luoctl" reserve x --uid 65534 >"$T/r.out" 2>&1 && fail "non-root reserve accepted"
+	expect_out "$T/r.out" EPERM
+	luoctl reserve svc --uid 65534 >/dev/null || fail "reserve failed"
+	luoctl reserve svc --uid 65534 >/dev/null || fail "reserve again for the same uid failed"
+	$RAW '{"cmd":"SUBSCRIBE","id":"svc"}' | grep -q EPERM || fail "root subscribed a reserved id"
+	raw_as 65533 '{"cmd":"SUBSCRIBE","id":"svc"}' | grep -q "belongs to uid 65534" || fail "another uid subscribed"
+	luoctl reserve svc --uid 65533 >"$T/r.out" 2>&1 && fail "reserve for a second uid accepted"
+	expect_out "$T/r.out" EEXIST
+	raw_as 65534 '{"cmd":"SUBSCRIBE","id":"svc"}' --hold 1 >"$T/h.out" &
+	local hpid=$!
+	wait_state svc subscribed
+	luoctl unreserve svc >"$T/r.out" 2>&1 && fail "unreserve of a subscribed id accepted"
+	expect_out "$T/r.out" EBUSY
+	wait $hpid
+	wait_state svc absent
+	luoctl unreserve svc >/dev/null || fail "unreserve failed"
+	luoctl unreserve svc >"$T/r.out" 2>&1 && fail "second unreserve accepted"
+	expect_out "$T/r.out" ENOENT
+	raw_as 65533 '{"cmd":"SUBSCRIBE","id":"svc"}' | grep -q '"ok":true' || fail "a freed id cannot be subscribed"
+	luoctl reserve 'bad id' --uid 1 >/dev/null 2>&1
+	[ $? = 2 ] || fail "bad id not a usage error"
+	local bad
+	for bad in '-1' '"7"' 4294967295 1.5; do
+		$RAW '{"cmd":"RESERVE","id":"a","uid":'"$bad"'}' | grep -q EINVAL || fail "uid $bad accepted"
+	done
+	$RAW '{"cmd":"RESERVE","id":"a"}' | grep -q EINVAL || fail "RESERVE without uid accepted"
+	# A reservation is saved across the update.
+	luoctl reserve keep --uid 65534 >/dev/null || fail "reserve failed"
+	load_kernel
+	kexec || fail "kexec failed: $(cat "$T/kexec.out")"
+	reboot_done
+	$RAW '{"cmd":"SUBSCRIBE","id":"keep"}' | grep -q "belongs to uid 65534" || fail "reservation lost in the update"
+	raw_as 65534 '{"cmd":"SUBSCRIBE","id":"keep"}' | grep -q '"ok":true' || fail "owner refused after the update"
+	raw_as 65533 '{"cmd":"SUBSCRIBE","id":"svc"}' | grep -q '"ok":true' || fail "first-subscribe binding lost"
+	$RAW '{"cmd":"SUBSCRIBE","id":"svc"}' | grep -q "belongs to uid 65533" || fail "first-subscribe binding lost"
+}
+
+test_binding_limits() {
+	other_uids
+	luod_start
+	cat >"$T/bulk.py" <<'PY'
+import json, os, socket, sys
+cmd, prefix, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+last = None
+for i in range(n):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(os.environ["LUOD_SOCKET"])
+    m = {"cmd": cmd, "id": "%s%d" % (prefix, i)}
+    if cmd == "RESERVE":
+        m["uid"] = 4242
+    s.sendall(json.dumps(m).encode() + b"\n")
+    buf = b""
+    while b"\n" not in buf:
+        buf += s.recv(4096)
+    last = json.loads(buf.split(b"\n")[0])
+    s.close()
+    if not last["ok"]:
+        print(i, json.dumps(last))
+        sys.exit(1)
+print("all", n)
+PY
+	chmod a+r "$T/bulk.py"
+	as 65534 /usr/bin/python3 "$T/bulk.py" SUBSCRIBE u 64 >"$T/b.out" || fail "64 ids of one uid: $(cat "$T/b.out")"
+	as 65534 /usr/bin/python3 "$T/bulk.py" SUBSCRIBE v 1 >"$T/b.out" && fail "a 65th id of one uid was bound"
+	expect_out "$T/b.out" ENOSPC
+	expect_out "$T/b.out" "uid 65534 has bound 64 client ids"
+	# Another uid is not affected; the total is bounded too.
+	as 65533 /usr/bin/python3 "$T/bulk.py" SUBSCRIBE w 1 >"$T/b.out" || fail "other uid: $(cat "$T/b.out")"
+	python3 "$T/bulk.py" RESERVE r $((1024 - 65)) >"$T/b.out" || fail "reserving up to the total: $(cat "$T/b.out")"
+	[ "$(luoctl --json status | json_get bindings)" = 1024 ] || fail "status does not count 1024 bindings"
+	python3 "$T/bulk.py" RESERVE s 1 >"$T/b.out" && fail "a binding over the total was made"
+	expect_out "$T/b.out" ENOSPC
+	$RAW '{"cmd":"SUBSCRIBE","id":"root-too"}' | grep -q ENOSPC || fail "root's subscribe over the total was bound"
+	luoctl unreserve r0 >/dev/null || fail "unreserve failed"
+	$RAW '{"cmd":"SUBSCRIBE","id":"root-too"}' | grep -q '"ok":true' || fail "a freed slot cannot be used"
 }
