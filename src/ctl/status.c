@@ -98,6 +98,30 @@ static void print_update(struct json_object *st)
 		ctl_kv("update", "in progress%s", by);
 }
 
+/* Sessions a restarted luod lost: loud, until acknowledged. */
+static void print_lost(struct ctl *ctl, struct json_object *st)
+{
+	struct json_object *lost = member(st, "lost", json_type_array);
+	size_t n = lost ? json_object_array_length(lost) : 0;
+	char ids[512] = "";
+	size_t off = 0;
+
+	if (!n)
+		return;
+	for (size_t i = 0; i < n && off < sizeof(ids); i++) {
+		struct json_object *x = json_object_array_get_idx(lost, i);
+		int64_t up = -1;
+
+		luo_msg_int(x, "update", &up);
+		off += snprintf(ids + off, sizeof(ids) - off, "%s%s (update %" PRId64 ")", i ? ", " : "",
+				luo_msg_string(x, "id") ?: "?", up);
+	}
+	ctl_kv("lost", "%zu session(s): %s", n, ids);
+	ctl_error(ctl, "warning: luod was restarted without the service manager's fd store and lost these "
+		       "sessions; their data is gone");
+	ctl_hint("'luoctl release ID' acknowledges one");
+}
+
 /**
  * ctl_fetch_status() - ask luod for its STATUS.
  * @ctl: the invocation
@@ -172,6 +196,7 @@ int cmd_status(struct ctl *ctl, int argc, char **argv)
 		ctl_kv("sessions", "%zu carried over, %zu unclaimed", n_sess, n_unclaimed);
 	else
 		ctl_kv("sessions", "0 carried over");
+	print_lost(ctl, st);
 	return CTL_EXIT_OK;
 }
 
@@ -222,8 +247,10 @@ int cmd_list(struct ctl *ctl, int argc, char **argv)
 	static const char *const client_keys[] = { "id", "pid", "uid", "state", "session" };
 	static const char *const sess_hdr[] = { "ID", "UID", "SESSION", "STATE" };
 	static const char *const sess_keys[] = { "id", "uid", "session", "state" };
+	static const char *const lost_hdr[] = { "ID", "UID", "SESSION", "UPDATE" };
+	static const char *const lost_keys[] = { "id", "uid", "session", "update" };
 	_cleanup_json_ struct json_object *st = NULL;
-	struct json_object *clients, *sessions;
+	struct json_object *clients, *sessions, *lost;
 	int r;
 
 	r = ctl_parse_no_args(ctl, argc, argv);
@@ -235,6 +262,7 @@ int cmd_list(struct ctl *ctl, int argc, char **argv)
 
 	clients = member(st, "clients", json_type_array);
 	sessions = member(st, "sessions", json_type_array);
+	lost = member(st, "lost", json_type_array);
 	if (ctl->json) {
 		_cleanup_json_ struct json_object *out = json_object_new_object();
 
@@ -242,6 +270,7 @@ int cmd_list(struct ctl *ctl, int argc, char **argv)
 			return ctl_fail(ctl, -ENOMEM);
 		json_object_object_add(out, "clients", clients ? json_object_get(clients) : json_object_new_array());
 		json_object_object_add(out, "sessions", sessions ? json_object_get(sessions) : json_object_new_array());
+		json_object_object_add(out, "lost", lost ? json_object_get(lost) : json_object_new_array());
 		ctl_print_json(out);
 		return CTL_EXIT_OK;
 	}
@@ -254,6 +283,10 @@ int cmd_list(struct ctl *ctl, int argc, char **argv)
 	if (r == 0 && sessions && json_object_array_length(sessions) > 0) {
 		printf("\nsessions carried over from before the last update:\n");
 		r = print_table(sessions, sess_hdr, sess_keys, ARRAY_SIZE(sess_hdr));
+	}
+	if (r == 0 && lost && json_object_array_length(lost) > 0) {
+		printf("\nsessions LOST when luod restarted without its fd store (data gone):\n");
+		r = print_table(lost, lost_hdr, lost_keys, ARRAY_SIZE(lost_hdr));
 	}
 	if (r < 0)
 		return ctl_fail(ctl, r);

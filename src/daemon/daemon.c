@@ -308,6 +308,10 @@ static struct json_object *cmd_release(struct daemon *d, struct json_object *msg
 	const char *id = luo_msg_string(msg, "id");
 	struct carried *k = id ? carried_find(d, id) : NULL;
 
+	if (!k && id && lost_acknowledge(d, id)) {
+		log_notice("the administrator acknowledged that the session of client %s was lost", id);
+		return luo_msg_ok();
+	}
 	if (!k)
 		return luo_msg_error(ENOENT, "no session from a previous update for '%s'", id ? id : "");
 	if (k->claimer)
@@ -448,6 +452,7 @@ static struct json_object *status_json(struct daemon *d)
 		json_object_array_add(arr, x);
 	}
 	json_object_object_add(o, "sessions", arr);
+	json_object_object_add(o, "lost", d->lost ? json_object_get(d->lost) : json_object_new_array());
 	json_object_object_add(o, "loaded", d->loaded ? json_object_get(d->loaded) : NULL);
 	json_object_object_add(
 		o, "loaded_changed",
@@ -788,6 +793,8 @@ void daemon_done(struct daemon *d)
 		carried_free(d, d->carried);
 	while (d->bindings)
 		binding_drop(d, d->bindings);
+	json_object_put(d->lost);
+	free(d->record_path);
 	json_object_put(d->loaded);
 	closep(&d->listen_w.fd);
 	closep(&d->signal_w.fd);

@@ -140,6 +140,11 @@ struct daemon {
 
 	/* The list of carried sessions in the service manager's fd store, or -1. */
 	int store_fd;
+
+	/* The record beside the socket (what a restart without the fd store lost). */
+	char *record_path;
+	/* Sessions a restart lost, until acknowledged (RELEASE) or the next update. */
+	struct json_object *lost;
 };
 
 /* daemon.c */
@@ -170,6 +175,10 @@ const char *carried_state(const struct carried *k);
 int state_restore_stored(struct daemon *d);
 int store_sync(struct daemon *d);
 void state_changed(struct daemon *d);
+int record_init(struct daemon *d, const char *socket_path);
+void record_write(struct daemon *d);
+void record_check(struct daemon *d);
+bool lost_acknowledge(struct daemon *d, const char *id);
 struct binding *binding_find(struct daemon *d, const char *id);
 int binding_add(struct daemon *d, const char *id, uid_t uid, bool reserved, bool limited);
 void binding_drop(struct daemon *d, struct binding *b);

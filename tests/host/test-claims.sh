@@ -268,3 +268,43 @@ PY
 	luoctl unreserve r0 >/dev/null || fail "unreserve failed"
 	$RAW '{"cmd":"SUBSCRIBE","id":"root-too"}' | grep -q '"ok":true' || fail "a freed slot cannot be used"
 }
+
+# luod restarted without the service manager after an update: the sessions
+# it held are gone (nothing can keep them), but it says so, loudly.
+test_restart_without_fd_store_reports_lost() {
+	luod_start
+	client a --size 64K --seed 1 preserve
+	client b --size 64K --seed 2 preserve
+	wait_state a subscribed
+	wait_state b subscribed
+	load_kernel
+	kexec || fail "kexec failed: $(cat "$T/kexec.out")"
+	reboot_done
+	on "$DEMO" --id b --size 64K --seed 2 verify >"$T/v.out" 2>&1 || fail "b: $(cat "$T/v.out")"
+	kill -9 "$LUOD_PID"
+	wait "$LUOD_PID" 2>/dev/null
+	luod_start
+	grep -q '^<2>luod was restarted without .*fd store: 1 session(s) of live update 1 are lost.*a (luod\.a\.[0-9]*, uid 0)' \
+		"$T/luod.$BOOT.log" || fail "no critical log line naming a's lost session: $(cat "$T/luod.$BOOT.log")"
+	grep -q "lost.*b (" "$T/luod.$BOOT.log" && fail "b (done) reported lost"
+	[ "$(luoctl --json status | json_get lost.0.id)" = a ] || fail "status does not list a as lost: $(luoctl --json status)"
+	[ "$(luoctl --json status | json_get lost.0.update)" = 1 ] || fail "status does not name update 1"
+	[ "$(luoctl --json status | json_get updates)" = 1 ] || fail "the update count was lost"
+	luoctl status 2>&1 | grep -q "lost" || fail "luoctl status does not say it: $(luoctl status 2>&1)"
+	luoctl list | grep -q "LOST" || fail "luoctl list does not say it: $(luoctl list)"
+	# Another restart still reports it, until an administrator acknowledges.
+	kill -9 "$LUOD_PID"
+	wait "$LUOD_PID" 2>/dev/null
+	luod_start
+	[ "$(luoctl --json status | json_get lost.0.id)" = a ] || fail "a second restart forgot: $(luoctl --json status)"
+	luoctl release a >/dev/null || fail "acknowledging failed"
+	[ "$(luoctl --json status | json_get lost)" = "[]" ] || fail "still lost after release: $(luoctl --json status)"
+	# The next update needs no --force, and the lineage goes on.
+	client a --size 64K --seed 1 preserve
+	wait_state a subscribed
+	load_kernel
+	kexec || fail "kexec after the loss failed: $(cat "$T/kexec.out")"
+	reboot_done
+	[ "$(luoctl --json status | json_get updates)" = 2 ] || fail "updates: $(luoctl --json status)"
+	[ "$(luoctl --json status | json_get lost)" = "[]" ] || fail "lost after the next update"
+}
