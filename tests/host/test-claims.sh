@@ -308,3 +308,26 @@ test_restart_without_fd_store_reports_lost() {
 	[ "$(luoctl --json status | json_get updates)" = 2 ] || fail "updates: $(luoctl --json status)"
 	[ "$(luoctl --json status | json_get lost)" = "[]" ] || fail "lost after the next update"
 }
+
+# The same with the C client of the VM tier (no library, no DONE).
+test_readme_c_client_chained_updates() {
+	local rc=$BUILD/tests/fake/luo-readme-client gen
+	luod_start
+	LD_PRELOAD=$PRELOAD "$rc" --id crc --gen 1 --size 65536 --socket "$LUOD_SOCKET" </dev/null >>"$T/rc.log" 2>&1 &
+	BOOT_PIDS+=("$!")
+	wait_state crc subscribed
+	load_kernel
+	kexec || fail "kexec 1 failed: $(cat "$T/kexec.out")"
+	for gen in 2 3 4; do
+		reboot_done
+		LD_PRELOAD=$PRELOAD "$rc" --id crc --gen $gen --claim --size 65536 --socket "$LUOD_SOCKET" \
+			</dev/null >>"$T/rc.log" 2>&1 &
+		BOOT_PIDS+=("$!")
+		wait_log "$T/rc.log" "verified generation $((gen - 1))"
+		wait_state crc subscribed
+		[ "$(session_state crc)" = left ] || fail "the claimed session is '$(session_state crc)'"
+		load_kernel
+		kexec || fail "kexec $gen (no --force) failed: $(cat "$T/kexec.out")"
+	done
+	expect_out "$T/kexec.out" "reboot"
+}
