@@ -495,7 +495,8 @@ void record_write(struct daemon *d)
 		tmp = NULL;
 		return;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0 || write_all(fd, text, strlen(text)) < 0 || rename(tmp, d->record_path) < 0) {
 		log_warning("cannot write %s: %m; a restart of luod could not tell what it lost", d->record_path);
 		unlink(tmp);
@@ -524,13 +525,21 @@ void record_check(struct daemon *d)
 	struct json_object *arr;
 	const char *rec_boot;
 	char boot[64], names[1024] = "";
+	struct stat st;
 	int64_t updates = -1;
 	size_t n = 0, len = 0;
 
 	if (!d->record_path || d->dev_fd < 0)
 		return;
 	fd = open(d->record_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 || read_state(fd, &root) < 0)
+	if (fd < 0)
+		goto out;
+	/* Only a record luod wrote itself is believed. */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0022)) {
+		log_warning("ignoring %s: not a regular file of this user that only it may write", d->record_path);
+		goto out;
+	}
+	if (read_state(fd, &root) < 0)
 		goto out;
 	boot_id(boot, sizeof(boot));
 	rec_boot = luo_msg_string(root, "boot_id");

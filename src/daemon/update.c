@@ -86,7 +86,7 @@ static void finalize(struct daemon *d);
 struct json_object *update_start(struct daemon *d, struct conn *by, int64_t timeout_ms, bool force)
 {
 	unsigned unclaimed = carried_unclaimed(d);
-	struct json_object *reply, *ids;
+	struct json_object *reply, *ids, *dropped;
 	int r;
 
 	if (d->state != D_IDLE)
@@ -116,10 +116,14 @@ struct json_object *update_start(struct daemon *d, struct conn *by, int64_t time
 	}
 
 	/* Sessions handed to a claimer do not block: their clients had them. */
-	for (struct carried *k = d->carried; k; k = k->next)
-		if (k->handed)
-			log_notice("client %s claimed session %s but did not say DONE; this update drops it", k->id,
-				   k->session);
+	dropped = json_object_new_array();
+	for (struct carried *k = d->carried; k; k = k->next) {
+		if (k->handed || force) {
+			log_notice("client %s %s session %s; this update drops it", k->id,
+				   k->handed ? "claimed but did not say DONE for" : "did not claim", k->session);
+			json_object_array_add(dropped, json_object_new_string(k->id));
+		}
+	}
 	d->state = D_PREPARING;
 	d->watcher = by;
 	d->update_by = by->uid;
@@ -131,6 +135,7 @@ struct json_object *update_start(struct daemon *d, struct conn *by, int64_t time
 	reply = luo_msg_ok();
 	json_object_object_add(reply, "clients", ids);
 	json_object_object_add(reply, "update", json_object_new_int64((int64_t)d->updates + 1));
+	json_object_object_add(reply, "dropped", dropped);
 	conn_send(by, reply, NULL, 0);
 
 	for (struct sub *s = d->subs; s; s = s->next) {

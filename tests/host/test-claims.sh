@@ -40,6 +40,7 @@ test_readme_client_chained_updates() {
 		wait_state rc subscribed
 		load_kernel
 		kexec || fail "kexec $gen (no --force) failed: $(cat "$T/kexec.out")"
+		expect_out "$T/kexec.out" "this update drops (claimed without DONE, or forced): rc"
 	done
 	reboot_done
 	on $README_CLIENT --id rc --claim 4 >>"$T/readme.$BOOT.log" 2>&1 || fail "last claim: $(cat "$T/readme.$BOOT.log")"
