@@ -86,6 +86,7 @@ int cmd_abort(struct ctl *ctl, int argc, char **argv);
 int cmd_release(struct ctl *ctl, int argc, char **argv);
 int cmd_reserve(struct ctl *ctl, int argc, char **argv);
 int cmd_unreserve(struct ctl *ctl, int argc, char **argv);
+int cmd_ids(struct ctl *ctl, int argc, char **argv);
 int cmd_load(struct ctl *ctl, int argc, char **argv);
 int cmd_unload(struct ctl *ctl, int argc, char **argv);
 int cmd_version(struct ctl *ctl, int argc, char **argv);

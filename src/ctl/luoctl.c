@@ -39,6 +39,7 @@ static const struct ctl_cmd commands[] = {
 	{ "reserve", "ID --uid UID", "Bind client ID to a uid: only that uid may subscribe or claim it",
 	  "  --uid UID         the uid that owns the id\n", cmd_reserve },
 	{ "unreserve", "ID", "Free client ID: the next uid to subscribe it owns it", NULL, cmd_unreserve },
+	{ "ids", "", "List the client ids bound to a uid", NULL, cmd_ids },
 	{ "check", "", "Tell whether this machine is ready for a live update", NULL, cmd_check },
 	{ "version", "", "Show the versions of luoctl and luod", NULL, cmd_version },
 };

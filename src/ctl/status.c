@@ -413,3 +413,41 @@ int cmd_unreserve(struct ctl *ctl, int argc, char **argv)
 	snprintf(done, sizeof(done), "client id %s is free: the next uid to subscribe it owns it", id);
 	return ctl_run_simple(ctl, req, done);
 }
+
+/**
+ * cmd_ids() - luoctl ids: the client ids bound to a uid.
+ * @ctl: the invocation
+ * @argc: argument count
+ * @argv: the arguments
+ *
+ * Return: a CTL_EXIT_* code.
+ */
+int cmd_ids(struct ctl *ctl, int argc, char **argv)
+{
+	static const char *const hdr[] = { "ID", "UID", "RESERVED" };
+	static const char *const keys[] = { "id", "uid", "reserved" };
+	_cleanup_json_ struct json_object *req = NULL, *reply = NULL;
+	struct json_object *arr;
+	int r;
+
+	r = ctl_parse_no_args(ctl, argc, argv);
+	if (r >= 0)
+		return r;
+	req = ctl_cmd_new("BINDINGS");
+	if (!req)
+		return ctl_fail(ctl, -ENOMEM);
+	r = ctl_request(ctl, req, NULL, 0, &reply);
+	if (r != CTL_EXIT_OK)
+		return r;
+	if (ctl->json) {
+		ctl_print_reply_json(reply);
+		return CTL_EXIT_OK;
+	}
+	arr = member(reply, "bindings", json_type_array);
+	if (!arr || !json_object_array_length(arr)) {
+		printf("no client id is bound to a uid\n");
+		return CTL_EXIT_OK;
+	}
+	r = print_table(arr, hdr, keys, ARRAY_SIZE(hdr));
+	return r < 0 ? ctl_fail(ctl, r) : CTL_EXIT_OK;
+}

@@ -575,6 +575,9 @@ void record_check(struct daemon *d)
 					session, (long long)uid, luo_msg_bool(x, "claimed") ? ", claimed before" : "");
 		n++;
 	}
+	if (json_object_array_length(d->lost) > n)
+		log_error("%zu session(s) lost by an earlier restart of luod are not acknowledged yet ('luoctl list')",
+			  json_object_array_length(d->lost) - n);
 	if (n)
 		log_msg(LOG_CRIT,
 			"luod was restarted without the service manager's fd store: %zu session(s) of live update "

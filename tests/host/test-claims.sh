@@ -197,6 +197,7 @@ test_reservations() {
 	expect_out "$T/r.out" EPERM
 	luoctl reserve svc --uid 65534 >/dev/null || fail "reserve failed"
 	luoctl reserve svc --uid 65534 >/dev/null || fail "reserve again for the same uid failed"
+	luoctl ids | grep -Eq "^svc +65534 +true" || fail "luoctl ids does not show the reservation: $(luoctl ids)"
 	$RAW '{"cmd":"SUBSCRIBE","id":"svc"}' | grep -q EPERM || fail "root subscribed a reserved id"
 	raw_as 65533 '{"cmd":"SUBSCRIBE","id":"svc"}' | grep -q "belongs to uid 65534" || fail "another uid subscribed"
 	luoctl reserve svc --uid 65533 >"$T/r.out" 2>&1 && fail "reserve for a second uid accepted"
@@ -212,6 +213,7 @@ test_reservations() {
 	luoctl unreserve svc >"$T/r.out" 2>&1 && fail "second unreserve accepted"
 	expect_out "$T/r.out" ENOENT
 	raw_as 65533 '{"cmd":"SUBSCRIBE","id":"svc"}' | grep -q '"ok":true' || fail "a freed id cannot be subscribed"
+	luoctl ids | grep -Eq "^svc +65533 +false" || fail "luoctl ids does not show the binding: $(luoctl ids)"
 	luoctl reserve 'bad id' --uid 1 >/dev/null 2>&1
 	[ $? = 2 ] || fail "bad id not a usage error"
 	local bad
