@@ -40,6 +40,11 @@ struct queued_event {
  * @ev_head: events not yet handed to the caller, oldest first
  * @ev_tail: where the next queued event goes
  * @error: explanation of the last failure, "" when there is none
+ * @session: the session of the last START_PRESERVATION handed to the
+ *           caller: READY and FAIL name it, so that luod can tell an answer
+ *           to an update aborted meanwhile from one to the next update
+ * @owner: the uid that owns the session claimed last, -1 if unknown
+ * @session_claimed: a CLAIM succeeded on this connection
  */
 struct luo_client {
 	struct luo_conn conn;
@@ -48,6 +53,9 @@ struct luo_client {
 	struct queued_event *ev_head;
 	struct queued_event **ev_tail;
 	char error[1024];
+	char session[64];
+	int64_t owner;
+	bool session_claimed;
 };
 
 static void set_error(struct luo_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -251,9 +259,10 @@ static int client_send(struct luo_client *c, struct json_object *msg)
 /*
  * Send @cmd (consumed) and wait for its reply, queueing the events that
  * come first. A successful reply must carry @want_fds fds, stored in
- * @fds_out.
+ * @fds_out; the reply itself goes to @reply_out when not NULL.
  */
-static int client_command(struct luo_client *c, struct json_object *cmd, int *fds_out, size_t want_fds)
+static int client_call(struct luo_client *c, struct json_object *cmd, int *fds_out, size_t want_fds,
+		       struct json_object **reply_out)
 {
 	_cleanup_json_ struct json_object *owned = cmd;
 	_cleanup_json_ struct json_object *msg = NULL;
@@ -306,7 +315,14 @@ static int client_command(struct luo_client *c, struct json_object *cmd, int *fd
 	}
 	if (n_fds)
 		memcpy(fds_out, fds, n_fds * sizeof(int));
+	if (reply_out)
+		*reply_out = steal_ptr(&msg);
 	return 0;
+}
+
+static int client_command(struct luo_client *c, struct json_object *cmd, int *fds_out, size_t want_fds)
+{
+	return client_call(c, cmd, fds_out, want_fds, NULL);
 }
 
 static struct json_object *new_command(const char *name)
@@ -377,6 +393,7 @@ static int event_decode(struct luo_client *c, struct json_object *msg, int *fds,
 		}
 		ev->deadline_ms = r == 0 ? v : -1;
 		copy_string(ev->session, sizeof(ev->session), session);
+		copy_string(c->session, sizeof(c->session), session);
 		ev->session_fd = fds[0];
 		ev->type = LUO_EVENT_START_PRESERVATION;
 		return 0;
@@ -431,6 +448,7 @@ int luo_client_connect(const char *socket_path, struct luo_client **ret)
 		return -ENOMEM;
 	luo_conn_init(&c->conn, steal_fd(&fd));
 	c->ev_tail = &c->ev_head;
+	c->owner = -1;
 	*ret = c;
 	return 0;
 }
@@ -588,16 +606,25 @@ void luo_event_release(struct luo_event *ev)
  * @c: the client
  *
  * After START_PRESERVATION. The client may exit after this returns 0.
+ * READY names the session of the last START_PRESERVATION returned by
+ * luo_client_next_event().
  *
- * Return: 0, -ENOTCONN (not subscribed), -EPROTO (no preservation was
- * requested), or a connection error.
+ * Return: 0, -ECANCELED (that update was aborted before luod got READY;
+ * its LUO_EVENT_ABORTED is on the way: stay subscribed and wait for the
+ * next START_PRESERVATION), -ENOTCONN (not subscribed), -EPROTO (no
+ * preservation was requested), or a connection error.
  */
 int luo_client_ready(struct luo_client *c)
 {
+	struct json_object *cmd;
+
 	if (!c)
 		return -EINVAL;
 	c->error[0] = '\0';
-	return client_command(c, new_command("READY"), NULL, 0);
+	cmd = new_command("READY");
+	if (cmd && c->session[0])
+		json_object_object_add(cmd, "session", json_object_new_string(c->session));
+	return client_command(c, cmd, NULL, 0);
 }
 
 /**
@@ -607,15 +634,20 @@ int luo_client_ready(struct luo_client *c)
  *
  * Every update client then receives LUO_EVENT_ABORTED, this one too.
  *
- * Return: 0, -ENOTCONN, -EPROTO, -EMSGSIZE (@reason too long), or a
- * connection error.
+ * Return: 0, -ECANCELED (the update was aborted already), -ENOTCONN,
+ * -EPROTO, -EMSGSIZE (@reason too long), or a connection error.
  */
 int luo_client_fail(struct luo_client *c, const char *reason)
 {
+	struct json_object *cmd;
+
 	if (!c)
 		return -EINVAL;
 	c->error[0] = '\0';
-	return client_command(c, new_command_with("FAIL", "reason", reason ? reason : "no reason given"), NULL, 0);
+	cmd = new_command_with("FAIL", "reason", reason ? reason : "no reason given");
+	if (cmd && c->session[0])
+		json_object_object_add(cmd, "session", json_object_new_string(c->session));
+	return client_command(c, cmd, NULL, 0);
 }
 
 /**
@@ -636,6 +668,8 @@ int luo_client_fail(struct luo_client *c, const char *reason)
  */
 int luo_client_claim(struct luo_client *c, const char *id, int *session_fd)
 {
+	_cleanup_json_ struct json_object *reply = NULL;
+	int64_t uid = -1;
 	int fd = -1;
 	int r;
 
@@ -649,10 +683,36 @@ int luo_client_claim(struct luo_client *c, const char *id, int *session_fd)
 		set_error(c, "invalid client id");
 		return -EINVAL;
 	}
-	r = client_command(c, new_command_with("CLAIM", "id", id), &fd, 1);
+	c->owner = -1;
+	r = client_call(c, new_command_with("CLAIM", "id", id), &fd, 1, &reply);
 	if (r < 0)
 		return r;
+	if (luo_msg_int(reply, "uid", &uid) == 0 && uid >= 0 && uid < (uid_t)-1)
+		c->owner = uid;
+	c->session_claimed = true;
 	*session_fd = fd;
+	return 0;
+}
+
+/**
+ * luo_client_claimed_uid() - whose session luo_client_claim() returned.
+ * @c: the client
+ * @uid: receives the uid that owns the session claimed last on @c
+ *
+ * A session belongs to the uid that subscribed its id before the update.
+ * luod lets root claim any session: a client should check that the
+ * session it got is its own before it uses the data.
+ *
+ * Return: 0, -ENOENT (nothing claimed on @c), or -ENODATA (luod did not
+ * say: an older luod).
+ */
+int luo_client_claimed_uid(const struct luo_client *c, uid_t *uid)
+{
+	if (!c || !uid)
+		return -EINVAL;
+	if (c->owner < 0)
+		return c->session_claimed ? -ENODATA : -ENOENT;
+	*uid = (uid_t)c->owner;
 	return 0;
 }
 

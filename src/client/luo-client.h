@@ -6,6 +6,7 @@
  *
  *   luo_client_connect(NULL, &c);
  *   if (luo_client_claim(c, "my-id", &sfd) == 0) {    // after an update
+ *           luo_client_claimed_uid(c, &uid);           // == getuid()?
  *           fd = luo_session_retrieve_fd(sfd, 1);      // by token
  *           ...
  *           luo_session_finish(sfd);
@@ -35,6 +36,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -83,6 +85,7 @@ int luo_client_ready(struct luo_client *c);
 int luo_client_fail(struct luo_client *c, const char *reason);
 
 int luo_client_claim(struct luo_client *c, const char *id, int *session_fd);
+int luo_client_claimed_uid(const struct luo_client *c, uid_t *uid);
 int luo_client_done(struct luo_client *c);
 
 int luo_session_preserve_fd(int session_fd, int fd, uint64_t token);

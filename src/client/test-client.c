@@ -243,6 +243,7 @@ static void fake_luod(int lfd)
 	json_object_put(fake_expect(&c, "CLAIM", "id", "t-1"));
 	o = ok_with("id", "t-1");
 	json_object_object_add(o, "session", json_object_new_string("luod.t-1"));
+	json_object_object_add(o, "uid", json_object_new_int(4242));
 	fake_send(&c, o, memfd_with("claimed"));
 
 	json_object_put(fake_expect(&c, "DONE", NULL, NULL));
@@ -252,6 +253,12 @@ static void fake_luod(int lfd)
 	json_object_put(fake_expect(&c, "CLAIM", "id", "t-1"));
 	fake_send(&c, ok_with("id", "t-1"), -1);
 
+	/* FAIL (and READY) name the session of the last START_PRESERVATION. */
+	o = fake_expect(&c, "FAIL", "session", "luod.t-1");
+	if (!luo_msg_string(o, "reason") || strcmp(luo_msg_string(o, "reason"), "disk full"))
+		die("FAIL without its reason: %s", json_object_to_json_string(o));
+	json_object_put(o);
+	fake_send(&c, luo_msg_error(ECANCELED, "live update 7 was aborted: too late"), -1);
 	json_object_put(fake_expect(&c, "FAIL", "reason", "disk full"));
 	fake_send(&c, luo_msg_ok(), -1);
 	/* A START_PRESERVATION without its fd, then a good event. */
@@ -292,6 +299,7 @@ static void test_life(void)
 {
 	struct luo_client *c = NULL;
 	struct luo_event ev;
+	uid_t owner = 0;
 	int64_t t0;
 	int fd = -1;
 	int r;
@@ -358,8 +366,12 @@ static void test_life(void)
 		ok(good == N_BURST, "%d of %d queued events in order with their fds", good, N_BURST);
 	}
 
+	r = luo_client_claimed_uid(c, &owner);
+	ok(r == -ENOENT, "no owner before a claim (%d)", r);
 	r = luo_client_claim(c, "t-1", &fd);
 	ok(r == 0 && fd >= 0 && !strcmp(fd_text(fd), "claimed"), "claim returns the session fd (%d)", r);
+	r = luo_client_claimed_uid(c, &owner);
+	ok(r == 0 && owner == 4242, "the claim reply's owner uid (%d, %u)", r, (unsigned)owner);
 	ok(fd >= 0 && (fcntl(fd, F_GETFD) & FD_CLOEXEC), "the claimed fd is CLOEXEC");
 	closep(&fd);
 
@@ -371,6 +383,9 @@ static void test_life(void)
 	ok(r == -EPROTO && fd == -1 && luo_client_error(c), "a claim reply without fd is -EPROTO (%d): %s", r,
 	   luo_client_error(c));
 
+	r = luo_client_fail(c, "disk full");
+	ok(r == -ECANCELED && luo_client_error(c) && strstr(luo_client_error(c), "was aborted"),
+	   "a late FAIL is -ECANCELED with luod's reason (%d)", r);
 	r = luo_client_fail(c, "disk full");
 	ok(r == 0, "fail (%d)", r);
 

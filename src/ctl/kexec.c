@@ -78,6 +78,15 @@ static struct json_object *ids_of(struct json_object *msg)
 	return a;
 }
 
+static struct json_object *member_array(struct json_object *msg, const char *key)
+{
+	struct json_object *a;
+
+	if (!json_object_object_get_ex(msg, key, &a) || !json_object_is_type(a, json_type_array))
+		return NULL;
+	return a;
+}
+
 static void on_started(struct follow *f, struct json_object *reply, int timeout_s)
 {
 	struct json_object *ids = ids_of(reply);
@@ -96,6 +105,11 @@ static void on_started(struct follow *f, struct json_object *reply, int timeout_
 		return;
 	if (luo_msg_int(reply, "update", &update) == 0)
 		snprintf(what, sizeof(what), "live update %" PRId64, update);
+	ids = member_array(reply, "dropped");
+	if (ids && json_object_array_length(ids))
+		printf("sessions from the last update that this update drops (claimed without DONE, or forced): %s\n",
+		       join_ids(buf, sizeof(buf), ids));
+	ids = ids_of(reply);
 	if (n == 0)
 		printf("%s started, no clients to wait for\n", what);
 	else

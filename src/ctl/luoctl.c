@@ -36,6 +36,10 @@ static const struct ctl_cmd commands[] = {
 	{ "abort", "[--reason TEXT]", "Abort the update being prepared",
 	  "  --reason TEXT     why, for the clients and the log\n", cmd_abort },
 	{ "release", "ID", "Discard the carried-over session of client ID", NULL, cmd_release },
+	{ "reserve", "ID --uid UID", "Bind client ID to a uid: only that uid may subscribe or claim it",
+	  "  --uid UID         the uid that owns the id\n", cmd_reserve },
+	{ "unreserve", "ID", "Free client ID: the next uid to subscribe it owns it", NULL, cmd_unreserve },
+	{ "ids", "", "List the client ids bound to a uid", NULL, cmd_ids },
 	{ "check", "", "Tell whether this machine is ready for a live update", NULL, cmd_check },
 	{ "version", "", "Show the versions of luoctl and luod", NULL, cmd_version },
 };
@@ -56,7 +60,7 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
 		const char *h = commands[i].help;
 
-		fprintf(f, "  %-9s%.*s\n", commands[i].name, (int)strcspn(h, ";"), h);
+		fprintf(f, "  %-10s%.*s\n", commands[i].name, (int)strcspn(h, ";"), h);
 	}
 	fprintf(f,
 		"\nOptions:\n"
@@ -318,6 +322,8 @@ static const struct {
 	{ "abort", ENOENT, "'luoctl status' shows whether an update is running" },
 	{ "release", ENOENT, "'luoctl list' shows the carried-over sessions" },
 	{ "release", EBUSY, "its client holds it and finishes it with DONE" },
+	{ "reserve", EEXIST, "'luoctl unreserve ID' frees it first" },
+	{ "unreserve", EBUSY, "a client uses the id: release its session or stop the client first" },
 	{ "load", ETXTBSY, "the file is open for writing: wait until it is written" },
 	{ "load", EADDRNOTAVAIL, "no room in the KHO scratch area for this image" },
 	{ "load", EKEYREJECTED, "signatures are enforced and the image's was rejected" },

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -97,6 +98,30 @@ static void print_update(struct json_object *st)
 		ctl_kv("update", "in progress%s", by);
 }
 
+/* Sessions a restarted luod lost: loud, until acknowledged. */
+static void print_lost(struct ctl *ctl, struct json_object *st)
+{
+	struct json_object *lost = member(st, "lost", json_type_array);
+	size_t n = lost ? json_object_array_length(lost) : 0;
+	char ids[512] = "";
+	size_t off = 0;
+
+	if (!n)
+		return;
+	for (size_t i = 0; i < n && off < sizeof(ids); i++) {
+		struct json_object *x = json_object_array_get_idx(lost, i);
+		int64_t up = -1;
+
+		luo_msg_int(x, "update", &up);
+		off += snprintf(ids + off, sizeof(ids) - off, "%s%s (update %" PRId64 ")", i ? ", " : "",
+				luo_msg_string(x, "id") ?: "?", up);
+	}
+	ctl_kv("lost", "%zu session(s): %s", n, ids);
+	ctl_error(ctl, "warning: luod was restarted without the service manager's fd store and lost these "
+		       "sessions; their data is gone");
+	ctl_hint("'luoctl release ID' acknowledges one");
+}
+
 /**
  * ctl_fetch_status() - ask luod for its STATUS.
  * @ctl: the invocation
@@ -171,6 +196,7 @@ int cmd_status(struct ctl *ctl, int argc, char **argv)
 		ctl_kv("sessions", "%zu carried over, %zu unclaimed", n_sess, n_unclaimed);
 	else
 		ctl_kv("sessions", "0 carried over");
+	print_lost(ctl, st);
 	return CTL_EXIT_OK;
 }
 
@@ -221,8 +247,10 @@ int cmd_list(struct ctl *ctl, int argc, char **argv)
 	static const char *const client_keys[] = { "id", "pid", "uid", "state", "session" };
 	static const char *const sess_hdr[] = { "ID", "UID", "SESSION", "STATE" };
 	static const char *const sess_keys[] = { "id", "uid", "session", "state" };
+	static const char *const lost_hdr[] = { "ID", "UID", "SESSION", "UPDATE" };
+	static const char *const lost_keys[] = { "id", "uid", "session", "update" };
 	_cleanup_json_ struct json_object *st = NULL;
-	struct json_object *clients, *sessions;
+	struct json_object *clients, *sessions, *lost;
 	int r;
 
 	r = ctl_parse_no_args(ctl, argc, argv);
@@ -234,6 +262,7 @@ int cmd_list(struct ctl *ctl, int argc, char **argv)
 
 	clients = member(st, "clients", json_type_array);
 	sessions = member(st, "sessions", json_type_array);
+	lost = member(st, "lost", json_type_array);
 	if (ctl->json) {
 		_cleanup_json_ struct json_object *out = json_object_new_object();
 
@@ -241,6 +270,7 @@ int cmd_list(struct ctl *ctl, int argc, char **argv)
 			return ctl_fail(ctl, -ENOMEM);
 		json_object_object_add(out, "clients", clients ? json_object_get(clients) : json_object_new_array());
 		json_object_object_add(out, "sessions", sessions ? json_object_get(sessions) : json_object_new_array());
+		json_object_object_add(out, "lost", lost ? json_object_get(lost) : json_object_new_array());
 		ctl_print_json(out);
 		return CTL_EXIT_OK;
 	}
@@ -253,6 +283,10 @@ int cmd_list(struct ctl *ctl, int argc, char **argv)
 	if (r == 0 && sessions && json_object_array_length(sessions) > 0) {
 		printf("\nsessions carried over from before the last update:\n");
 		r = print_table(sessions, sess_hdr, sess_keys, ARRAY_SIZE(sess_hdr));
+	}
+	if (r == 0 && lost && json_object_array_length(lost) > 0) {
+		printf("\nsessions LOST when luod restarted without its fd store (data gone):\n");
+		r = print_table(lost, lost_hdr, lost_keys, ARRAY_SIZE(lost_hdr));
 	}
 	if (r < 0)
 		return ctl_fail(ctl, r);
@@ -292,4 +326,128 @@ int cmd_release(struct ctl *ctl, int argc, char **argv)
 		json_object_object_add(req, "id", json_object_new_string(id));
 	snprintf(done, sizeof(done), "released the session of %s: its preserved data is discarded", id);
 	return ctl_run_simple(ctl, req, done);
+}
+
+/* The ID operand of reserve and unreserve; -1 to go on, or an exit code. */
+static int parse_id(struct ctl *ctl, int argc, char **argv, const char **id)
+{
+	if (optind >= argc)
+		return ctl_usage_error(ctl, "which client id?");
+	if (optind + 1 < argc)
+		return ctl_usage_error(ctl, "unexpected argument '%s'", argv[optind + 1]);
+	*id = argv[optind];
+	if (!luo_id_valid(*id))
+		return ctl_usage_error(ctl, "'%s' is not a client id", *id);
+	return -1;
+}
+
+/**
+ * cmd_reserve() - luoctl reserve ID --uid UID.
+ * @ctl: the invocation
+ * @argc: argument count
+ * @argv: the arguments
+ *
+ * Return: a CTL_EXIT_* code.
+ */
+int cmd_reserve(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option longopts[] = { { "uid", required_argument, NULL, CTL_OPT_CMD },
+						  CTL_COMMON_OPTIONS,
+						  {} };
+	_cleanup_json_ struct json_object *req = NULL;
+	long long uid = -1;
+	const char *id = NULL;
+	char done[128], *end;
+	int c, r;
+
+	while ((c = ctl_getopt(ctl, argc, argv, "", longopts)) != -1) {
+		if (c == CTL_OPT_EXIT)
+			return ctl->exit_code;
+		if (c == CTL_OPT_CMD) {
+			errno = 0;
+			uid = strtoll(optarg, &end, 10);
+			if (errno || end == optarg || *end || uid < 0 || uid > 4294967294LL)
+				return ctl_usage_error(ctl, "--uid: want a number from 0 to 4294967294: %s", optarg);
+		}
+	}
+	r = parse_id(ctl, argc, argv, &id);
+	if (r >= 0)
+		return r;
+	if (uid < 0)
+		return ctl_usage_error(ctl, "--uid UID is required");
+	req = ctl_cmd_new("RESERVE");
+	if (req) {
+		json_object_object_add(req, "id", json_object_new_string(id));
+		json_object_object_add(req, "uid", json_object_new_int64(uid));
+	}
+	snprintf(done, sizeof(done), "client id %s is reserved for uid %lld", id, uid);
+	return ctl_run_simple(ctl, req, done);
+}
+
+/**
+ * cmd_unreserve() - luoctl unreserve ID.
+ * @ctl: the invocation
+ * @argc: argument count
+ * @argv: the arguments
+ *
+ * Return: a CTL_EXIT_* code.
+ */
+int cmd_unreserve(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option longopts[] = { CTL_COMMON_OPTIONS, {} };
+	_cleanup_json_ struct json_object *req = NULL;
+	const char *id = NULL;
+	char done[128];
+	int c, r;
+
+	while ((c = ctl_getopt(ctl, argc, argv, "", longopts)) != -1) {
+		if (c == CTL_OPT_EXIT)
+			return ctl->exit_code;
+	}
+	r = parse_id(ctl, argc, argv, &id);
+	if (r >= 0)
+		return r;
+	req = ctl_cmd_new("UNRESERVE");
+	if (req)
+		json_object_object_add(req, "id", json_object_new_string(id));
+	snprintf(done, sizeof(done), "client id %s is free: the next uid to subscribe it owns it", id);
+	return ctl_run_simple(ctl, req, done);
+}
+
+/**
+ * cmd_ids() - luoctl ids: the client ids bound to a uid.
+ * @ctl: the invocation
+ * @argc: argument count
+ * @argv: the arguments
+ *
+ * Return: a CTL_EXIT_* code.
+ */
+int cmd_ids(struct ctl *ctl, int argc, char **argv)
+{
+	static const char *const hdr[] = { "ID", "UID", "RESERVED" };
+	static const char *const keys[] = { "id", "uid", "reserved" };
+	_cleanup_json_ struct json_object *req = NULL, *reply = NULL;
+	struct json_object *arr;
+	int r;
+
+	r = ctl_parse_no_args(ctl, argc, argv);
+	if (r >= 0)
+		return r;
+	req = ctl_cmd_new("BINDINGS");
+	if (!req)
+		return ctl_fail(ctl, -ENOMEM);
+	r = ctl_request(ctl, req, NULL, 0, &reply);
+	if (r != CTL_EXIT_OK)
+		return r;
+	if (ctl->json) {
+		ctl_print_reply_json(reply);
+		return CTL_EXIT_OK;
+	}
+	arr = member(reply, "bindings", json_type_array);
+	if (!arr || !json_object_array_length(arr)) {
+		printf("no client id is bound to a uid\n");
+		return CTL_EXIT_OK;
+	}
+	r = print_table(arr, hdr, keys, ARRAY_SIZE(hdr));
+	return r < 0 ? ctl_fail(ctl, r) : CTL_EXIT_OK;
 }

@@ -256,9 +256,11 @@ static struct json_object *cmd_subscribe(struct daemon *d, struct conn *c, struc
 {
 	const char *id = luo_msg_string(msg, "id");
 	struct carried *k;
+	struct binding *b;
 	struct sub *s;
 	struct json_object *reply;
 	char why[256];
+	int r;
 
 	if (!luo_id_valid(id))
 		return luo_msg_error(EINVAL, "invalid client id: 1 to %d characters of A-Z a-z 0-9 . _ -", LUO_ID_MAX);
@@ -266,11 +268,14 @@ static struct json_object *cmd_subscribe(struct daemon *d, struct conn *c, struc
 		return luo_msg_error(EALREADY, "this connection is already subscribed as '%s'", c->sub->id);
 	if (d->state != D_IDLE)
 		return luo_msg_error(EBUSY, "a live update is in progress; subscribe after it");
+	/* An id belongs to one uid, root's own subscriptions included. */
+	b = binding_find(d, id);
+	k = carried_find(d, id);
+	if ((b && b->uid != c->uid) || (k && k->uid != c->uid))
+		return luo_msg_error(EPERM, "client id '%s' belongs to uid %u%s", id, (unsigned)(b ? b->uid : k->uid),
+				     c->uid == 0 ? " ('luoctl unreserve' frees it)" : "");
 	if (sub_find(d, id))
 		return luo_msg_error(EEXIST, "client id '%s' is already subscribed by another connection", id);
-	k = carried_find(d, id);
-	if (k && k->uid != c->uid && c->uid != 0)
-		return luo_msg_error(EPERM, "client id '%s' belongs to uid %u", id, (unsigned)k->uid);
 	if (d->n_subs >= LUOD_MAX_SUBS)
 		return luo_msg_error(ENOSPC, "too many subscribed clients (limit %d)", LUOD_MAX_SUBS);
 	if (fd_budget(d, c->uid, 1, why, sizeof(why)) < 0) {
@@ -281,6 +286,21 @@ static struct json_object *cmd_subscribe(struct daemon *d, struct conn *c, struc
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return luo_msg_error(ENOMEM, "out of memory");
+	/* The first SUBSCRIBE of an id binds it to this uid. */
+	r = b ? 0 : binding_add(d, id, c->uid, false, true);
+	if (r < 0) {
+		free(s);
+		if (r == -EDQUOT)
+			return luo_msg_error(ENOSPC, "uid %u has bound %d client ids already (the limit)",
+					     (unsigned)c->uid, LUOD_MAX_BINDINGS_PER_UID);
+		if (r == -ENOSPC)
+			return luo_msg_error(ENOSPC, "too many client ids are bound (limit %d)", LUOD_MAX_BINDINGS);
+		return luo_msg_error(-r, "cannot bind client id '%s': %s", id, strerror(-r));
+	}
+	if (!b) {
+		log_info("client id %s is now bound to uid %u", id, (unsigned)c->uid);
+		state_changed(d);
+	}
 	strcpy(s->id, id);
 	s->uid = c->uid;
 	s->pid = c->pid;
@@ -298,12 +318,19 @@ static struct json_object *cmd_subscribe(struct daemon *d, struct conn *c, struc
 
 static struct json_object *cmd_ready(struct daemon *d, struct conn *c, struct json_object *msg, bool fail)
 {
+	const char *session = luo_msg_string(msg, "session");
 	struct sub *s = c->sub;
 
 	if (!s)
 		return luo_msg_error(ENOTCONN, "not subscribed");
-	if (d->state != D_PREPARING || s->state == SUB_SUBSCRIBED)
-		return luo_msg_error(EPROTO, "no preservation was requested");
+	/* An answer to an aborted update (it may name its session) is late. */
+	if (s->state == SUB_SUBSCRIBED || (session && strcmp(session, s->session))) {
+		if (s->aborted_update && (!session || !strcmp(session, s->aborted_session)))
+			return luo_msg_error(ECANCELED, "live update %llu was aborted: %s",
+					     (unsigned long long)s->aborted_update, s->aborted_reason);
+		return luo_msg_error(EPROTO, "no preservation was requested%s%s", session ? " in session " : "",
+				     session ? session : "");
+	}
 	if (s->state == SUB_READY)
 		return luo_msg_error(EALREADY, "already ready");
 	if (fail) {
@@ -339,10 +366,16 @@ static struct json_object *cmd_claim(struct daemon *d, struct conn *c, struct js
 		return luo_msg_error(EBUSY, "the session of '%s' is claimed by pid %d", id, (int)k->claimer->pid);
 	k->claimer = c;
 	c->claim = k;
+	/* Only its owner's claim means the client had its data (root may look). */
+	if (!k->handed && c->uid == k->uid) {
+		k->handed = true;
+		state_changed(d);
+	}
 	log_info("client %s claimed session %s (pid %d)", id, k->session, (int)c->pid);
 	reply = luo_msg_ok();
 	json_object_object_add(reply, "id", json_object_new_string(id));
 	json_object_object_add(reply, "session", json_object_new_string(k->session));
+	json_object_object_add(reply, "uid", json_object_new_int64(k->uid));
 	conn_send(c, reply, &k->fd, 1);
 	return NULL;
 }
@@ -367,6 +400,10 @@ static struct json_object *cmd_release(struct daemon *d, struct json_object *msg
 	const char *id = luo_msg_string(msg, "id");
 	struct carried *k = id ? carried_find(d, id) : NULL;
 
+	if (!k && id && lost_acknowledge(d, id)) {
+		log_notice("the administrator acknowledged that the session of client %s was lost", id);
+		return luo_msg_ok();
+	}
 	if (!k)
 		return luo_msg_error(ENOENT, "no session from a previous update for '%s'", id ? id : "");
 	if (k->claimer)
@@ -374,6 +411,69 @@ static struct json_object *cmd_release(struct daemon *d, struct json_object *msg
 	log_notice("session %s of client %s released by the administrator; its data is discarded", k->session, k->id);
 	carried_drop(d, k);
 	return luo_msg_ok();
+}
+
+static struct json_object *cmd_reserve(struct daemon *d, struct json_object *msg)
+{
+	const char *id = luo_msg_string(msg, "id");
+	struct json_object *reply;
+	struct binding *b;
+	int64_t uid = -1;
+	int r;
+
+	if (!luo_id_valid(id))
+		return luo_msg_error(EINVAL, "invalid client id: 1 to %d characters of A-Z a-z 0-9 . _ -", LUO_ID_MAX);
+	if (luo_msg_int(msg, "uid", &uid) < 0 || uid < 0 || uid >= (uid_t)-1)
+		return luo_msg_error(EINVAL, "uid must be an integer from 0 to %u", (unsigned)(uid_t)-2);
+	b = binding_find(d, id);
+	if (b && b->uid != (uid_t)uid)
+		return luo_msg_error(EEXIST, "client id '%s' belongs to uid %u; unreserve it first", id,
+				     (unsigned)b->uid);
+	if (!b) {
+		r = binding_add(d, id, (uid_t)uid, true, true);
+		if (r < 0)
+			return luo_msg_error(-r == EDQUOT ? ENOSPC : -r, "cannot reserve client id '%s': %s", id,
+					     r == -ENOSPC ? "too many client ids are bound" : strerror(-r));
+	} else {
+		b->reserved = true;
+	}
+	log_notice("client id %s reserved for uid %u by the administrator", id, (unsigned)uid);
+	state_changed(d);
+	reply = luo_msg_ok();
+	json_object_object_add(reply, "id", json_object_new_string(id));
+	json_object_object_add(reply, "uid", json_object_new_int64(uid));
+	return reply;
+}
+
+static struct json_object *cmd_unreserve(struct daemon *d, struct json_object *msg)
+{
+	const char *id = luo_msg_string(msg, "id");
+	struct binding *b;
+
+	if (!luo_id_valid(id))
+		return luo_msg_error(EINVAL, "invalid client id");
+	b = binding_find(d, id);
+	if (!b)
+		return luo_msg_error(ENOENT, "client id '%s' is not bound to a uid", id);
+	if (carried_find(d, id))
+		return luo_msg_error(EBUSY,
+				     "a session from before the update carries '%s': it is claimed or released "
+				     "first",
+				     id);
+	if (sub_find(d, id))
+		return luo_msg_error(EBUSY, "client '%s' is subscribed", id);
+	log_notice("client id %s (uid %u) unbound by the administrator", id, (unsigned)b->uid);
+	binding_drop(d, b);
+	state_changed(d);
+	return luo_msg_ok();
+}
+
+static struct json_object *cmd_bindings(struct daemon *d)
+{
+	struct json_object *reply = luo_msg_ok();
+
+	json_object_object_add(reply, "bindings", bindings_json(d));
+	return reply;
 }
 
 static struct json_object *cmd_abort(struct daemon *d, struct json_object *msg)
@@ -406,6 +506,7 @@ static struct json_object *status_json(struct daemon *d)
 	json_object_object_add(o, "luo", luo);
 	json_object_object_add(o, "kexec_loaded", json_object_new_boolean(loaded > 0));
 	json_object_object_add(o, "updates", json_object_new_int64((int64_t)d->updates));
+	json_object_object_add(o, "bindings", json_object_new_int(d->n_bindings));
 	if (d->state != D_IDLE) {
 		x = json_object_new_object();
 		json_object_object_add(x, "elapsed_ms", json_object_new_int64(now_ms() - d->update_started_ms));
@@ -437,12 +538,13 @@ static struct json_object *status_json(struct daemon *d)
 		json_object_object_add(x, "id", json_object_new_string(k->id));
 		json_object_object_add(x, "uid", json_object_new_int64(k->uid));
 		json_object_object_add(x, "session", json_object_new_string(k->session));
-		json_object_object_add(x, "state", json_object_new_string(k->claimer ? "claimed" : "unclaimed"));
+		json_object_object_add(x, "state", json_object_new_string(carried_state(k)));
 		if (k->claimer)
 			json_object_object_add(x, "pid", json_object_new_int(k->claimer->pid));
 		json_object_array_add(arr, x);
 	}
 	json_object_object_add(o, "sessions", arr);
+	json_object_object_add(o, "lost", d->lost ? json_object_get(d->lost) : json_object_new_array());
 	json_object_object_add(o, "loaded", d->loaded ? json_object_get(d->loaded) : NULL);
 	json_object_object_add(
 		o, "loaded_changed",
@@ -452,7 +554,7 @@ static struct json_object *status_json(struct daemon *d)
 
 static bool cmd_is_admin(const char *cmd)
 {
-	static const char *const admin[] = { "KEXEC", "ABORT", "RELEASE", "LOAD", "UNLOAD" };
+	static const char *const admin[] = { "KEXEC", "ABORT", "RELEASE", "LOAD", "UNLOAD", "RESERVE", "UNRESERVE" };
 
 	for (size_t i = 0; i < ARRAY_SIZE(admin); i++)
 		if (!strcmp(cmd, admin[i]))
@@ -503,6 +605,12 @@ static struct json_object *dispatch(struct daemon *d, struct conn *c, struct jso
 		return cmd_abort(d, msg);
 	if (!strcmp(cmd, "RELEASE"))
 		return cmd_release(d, msg);
+	if (!strcmp(cmd, "RESERVE"))
+		return cmd_reserve(d, msg);
+	if (!strcmp(cmd, "UNRESERVE"))
+		return cmd_unreserve(d, msg);
+	if (!strcmp(cmd, "BINDINGS"))
+		return cmd_bindings(d);
 	if (!strcmp(cmd, "LOAD"))
 		return load_handle(d, c, msg, fds, n_fds);
 	if (!strcmp(cmd, "UNLOAD"))
@@ -918,6 +1026,10 @@ void daemon_done(struct daemon *d)
 	closep(&d->store_fd);
 	while (d->carried)
 		carried_free(d, d->carried);
+	while (d->bindings)
+		binding_drop(d, d->bindings);
+	json_object_put(d->lost);
+	free(d->record_path);
 	json_object_put(d->loaded);
 	closep(&d->listen_w.fd);
 	closep(&d->signal_w.fd);

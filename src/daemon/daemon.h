@@ -33,6 +33,8 @@
  * keeps luod from the others, its timers and its signals.
  */
 #define LUOD_CONN_BATCH 16
+#define LUOD_MAX_BINDINGS 1024
+#define LUOD_MAX_BINDINGS_PER_UID 64
 #define LUOD_DEFAULT_TIMEOUT_MS 30000
 #define LUOD_MAX_TIMEOUT_MS 3600000
 #define LUOD_STATE_SESSION "luod"
@@ -68,9 +70,17 @@ struct sub {
 	enum sub_state state;
 	int session_fd;
 	char session[LUOD_SESSION_NAME_MAX];
+	/* The last update aborted while this client took part: a late READY. */
+	uint64_t aborted_update;
+	char aborted_session[LUOD_SESSION_NAME_MAX];
+	char aborted_reason[1024];
 };
 
-/* A session from before the update, waiting for its client. */
+/*
+ * A session from before the update, waiting for its client. Once handed to
+ * a claimer it no longer blocks the next update (a client that follows only
+ * the upstream README never says DONE), but stays claimable until then.
+ */
 struct carried {
 	struct carried *next;
 	char id[LUO_ID_MAX + 1];
@@ -78,6 +88,20 @@ struct carried {
 	uid_t uid;
 	int fd;
 	struct conn *claimer;
+	bool handed;
+};
+
+/*
+ * A client id bound to a uid: by its first SUBSCRIBE in this lineage of
+ * luod state, by a session that carries it, or by an administrator
+ * (RESERVE). Only that uid may SUBSCRIBE or CLAIM the id (root may CLAIM
+ * any). Saved across updates and restarts.
+ */
+struct binding {
+	struct binding *next;
+	char id[LUO_ID_MAX + 1];
+	uid_t uid;
+	bool reserved;
 };
 
 struct conn {
@@ -128,6 +152,8 @@ struct daemon {
 	struct sub *subs;
 	unsigned n_subs;
 	struct carried *carried;
+	struct binding *bindings;
+	unsigned n_bindings;
 
 	enum daemon_state state;
 	uint64_t updates;
@@ -142,6 +168,11 @@ struct daemon {
 
 	/* The list of carried sessions in the service manager's fd store, or -1. */
 	int store_fd;
+
+	/* The record beside the socket (what a restart without the fd store lost). */
+	char *record_path;
+	/* Sessions a restart lost, until acknowledged (RELEASE) or the next update. */
+	struct json_object *lost;
 };
 
 /* daemon.c */
@@ -169,8 +200,20 @@ int state_restore(struct daemon *d);
 void carried_free(struct daemon *d, struct carried *k);
 void carried_drop(struct daemon *d, struct carried *k);
 unsigned carried_count(const struct daemon *d);
+unsigned carried_unclaimed(const struct daemon *d);
+const char *carried_state(const struct carried *k);
 int state_restore_stored(struct daemon *d);
 int store_sync(struct daemon *d);
+void state_changed(struct daemon *d);
+int record_init(struct daemon *d, const char *socket_path);
+void record_write(struct daemon *d);
+void record_check(struct daemon *d);
+bool lost_acknowledge(struct daemon *d, const char *id);
+struct binding *binding_find(struct daemon *d, const char *id);
+int binding_add(struct daemon *d, const char *id, uid_t uid, bool reserved, bool limited);
+void binding_drop(struct daemon *d, struct binding *b);
+struct json_object *bindings_json(const struct daemon *d);
+void bindings_restore(struct daemon *d, struct json_object *root);
 
 /* load.c */
 struct json_object *load_handle(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds);

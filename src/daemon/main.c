@@ -402,6 +402,8 @@ int main(int argc, char **argv)
 	if (socket_dir_open(arg_socket, &dir_fd, &sock_name) < 0 ||
 	    take_lock(dir_fd, sock_name, arg_socket, &lock_fd) < 0)
 		return 1;
+	if (record_init(&d, arg_socket) < 0)
+		return 1;
 
 	d.dev_fd = luo_device_open();
 	if (d.dev_fd == -EBUSY) {
@@ -442,6 +444,8 @@ int main(int argc, char **argv)
 		if (r > 0 && store_sync(&d) < 0)
 			log_warning("cannot put the sessions into the service manager's fd store: a restart "
 				    "of luod would lose them");
+		/* What an earlier luod of this boot held and we do not: lost. */
+		record_check(&d);
 	}
 
 	/* What is staged now is the baseline for noticing changes behind our back. */

@@ -85,8 +85,8 @@ static void finalize(struct daemon *d);
  */
 struct json_object *update_start(struct daemon *d, struct conn *by, int64_t timeout_ms, bool force)
 {
-	unsigned unclaimed = carried_count(d);
-	struct json_object *reply, *ids;
+	unsigned unclaimed = carried_unclaimed(d);
+	struct json_object *reply, *ids, *dropped;
 	int r;
 
 	if (d->state != D_IDLE)
@@ -115,6 +115,15 @@ struct json_object *update_start(struct daemon *d, struct conn *by, int64_t time
 		json_object_array_add(ids, json_object_new_string(s->id));
 	}
 
+	/* Sessions handed to a claimer do not block: their clients had them. */
+	dropped = json_object_new_array();
+	for (struct carried *k = d->carried; k; k = k->next) {
+		if (k->handed || force) {
+			log_notice("client %s %s session %s; this update drops it", k->id,
+				   k->handed ? "claimed but did not say DONE for" : "did not claim", k->session);
+			json_object_array_add(dropped, json_object_new_string(k->id));
+		}
+	}
 	d->state = D_PREPARING;
 	d->watcher = by;
 	d->update_by = by->uid;
@@ -126,6 +135,7 @@ struct json_object *update_start(struct daemon *d, struct conn *by, int64_t time
 	reply = luo_msg_ok();
 	json_object_object_add(reply, "clients", ids);
 	json_object_object_add(reply, "update", json_object_new_int64((int64_t)d->updates + 1));
+	json_object_object_add(reply, "dropped", dropped);
 	conn_send(by, reply, NULL, 0);
 
 	for (struct sub *s = d->subs; s; s = s->next) {
@@ -202,6 +212,10 @@ void update_abort(struct daemon *d, int err, const char *faulty, const char *fmt
 			continue;
 		}
 		if (s->state != SUB_SUBSCRIBED) {
+			/* Its READY or FAIL may be on the way: answer it with this. */
+			s->aborted_update = d->updates + 1;
+			snprintf(s->aborted_session, sizeof(s->aborted_session), "%s", s->session);
+			snprintf(s->aborted_reason, sizeof(s->aborted_reason), "%s", reason);
 			ev = luo_msg_event("ABORTED");
 			json_object_object_add(ev, "reason", json_object_new_string(reason));
 			json_object_object_add(ev, "errno", json_object_new_int(err));

@@ -412,6 +412,10 @@ static int on_start(struct luo_client *c, struct luo_event *ev, bool *exit_now)
 		return EXIT_OK;
 	if (arg.fail_reason) {
 		r = luo_client_fail(c, arg.fail_reason);
+		if (r == -ECANCELED) {
+			say("update %" PRIu64 " was aborted before luod got FAIL: %s", ev->update, luo_client_error(c));
+			return EXIT_OK;
+		}
 		if (r < 0) {
 			err_client(c, r, "FAIL");
 			return EXIT_FAILED;
@@ -426,6 +430,12 @@ static int on_start(struct luo_client *c, struct luo_event *ev, bool *exit_now)
 		close(ev->session_fd);
 		ev->session_fd = -1;
 		r = luo_client_ready(c);
+		if (r == -ECANCELED) {
+			/* An abort can come at any moment; its event follows. */
+			say("update %" PRIu64 " was aborted before luod got READY: %s", ev->update,
+			    luo_client_error(c));
+			return EXIT_OK;
+		}
 		if (r < 0) {
 			err_client(c, r, "READY");
 			return EXIT_FAILED;
@@ -442,6 +452,14 @@ static int do_preserve(struct luo_client *c)
 	int r, ret = EXIT_FAILED;
 
 	r = luo_client_subscribe(c, arg.id);
+	if (r == -EBUSY) {
+		/* An update is being prepared: luod takes subscriptions after it. */
+		info("an update is in progress; subscribing after it");
+		while (r == -EBUSY) {
+			usleep(200 * 1000);
+			r = luo_client_subscribe(c, arg.id);
+		}
+	}
 	if (r < 0) {
 		err_client(c, r, "SUBSCRIBE");
 		return EXIT_FAILED;
@@ -635,6 +653,7 @@ static int do_verify(struct luo_client *c)
 	struct manifest *m = NULL;
 	struct summary *s = NULL;
 	char name[64] = "?";
+	uid_t owner = 0;
 	int sfd = -1, r, ret = EXIT_FAILED;
 
 	r = luo_client_claim(c, arg.id, &sfd);
@@ -649,6 +668,16 @@ static int do_verify(struct luo_client *c)
 		err_client(c, r, "CLAIM");
 		return EXIT_FAILED;
 	}
+	/* Root may claim any id: make sure the data is ours before using it. */
+	r = luo_client_claimed_uid(c, &owner);
+	if (r == 0 && owner != getuid()) {
+		err("the session of %s belongs to uid %u, not to this client's uid %u: not touching it", arg.id,
+		    (unsigned)owner, (unsigned)getuid());
+		close(sfd);
+		return EXIT_FAILED;
+	}
+	if (r < 0)
+		info("luod does not say whose session this is (%s)", strerror(-r));
 	luo_session_get_name(sfd, name, sizeof(name));
 
 	m = malloc(sizeof(*m));

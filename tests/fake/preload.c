@@ -400,6 +400,27 @@ static size_t ioctl_arg_size(unsigned int nr)
 	return 0;
 }
 
+/*
+ * A test knob: with LUO_FAKE_PRESERVE_GATE=PATH, PRESERVE_FD waits while
+ * PATH exists (after creating PATH.waiting), so a test can let something
+ * happen, e.g. an abort, while a client is in the middle of preserving.
+ */
+static void preserve_gate(void)
+{
+	const char *gate = getenv("LUO_FAKE_PRESERVE_GATE");
+	char waiting[PATH_MAX];
+	int fd;
+
+	if (!gate || !*gate || access(gate, F_OK) < 0)
+		return;
+	snprintf(waiting, sizeof(waiting), "%s.waiting", gate);
+	fd = open(waiting, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd >= 0)
+		close(fd);
+	while (access(gate, F_OK) == 0)
+		poll(NULL, 0, 10);
+}
+
 static int fake_ioctl(int fd, unsigned long cmd, void *uarg)
 {
 	struct fake_req req = { .op = FAKE_OP_IOCTL, .cmd = cmd };
@@ -413,6 +434,8 @@ static int fake_ioctl(int fd, unsigned long cmd, void *uarg)
 		req.size_err = -EFAULT;
 	else if (ksize)
 		req.copy_err = user_copy_struct(&req.ioctl, ksize, uarg, req.user_size);
+	if (cmd == LIVEUPDATE_SESSION_PRESERVE_FD)
+		preserve_gate();
 	if (!req.size_err && !req.copy_err && cmd == LIVEUPDATE_SESSION_PRESERVE_FD &&
 	    fcntl(req.ioctl.preserve.fd, F_GETFD) >= 0)
 		sendfd = req.ioctl.preserve.fd;

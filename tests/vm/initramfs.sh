@@ -10,7 +10,8 @@
 # /boot/bzImage (the guest kexecs into it), and the static luod, luoctl and
 # luo-demo from BIN_DIR (or $LUO_BIN_DIR; either a flat directory or a meson
 # build directory such as build-static/), and luo-vm-timeit, a tiny static
-# timer for bench/load-vs-kexec.sh. Without a BIN_DIR the image still
+# timer for bench/load-vs-kexec.sh, and luo-readme-client
+# (guest/readme-client.c). Without a BIN_DIR the image still
 # works for the scenarios that need no project code (smoke, selftests).
 #
 # The kexec'd kernel gets its initrd from the guest, which re-packs its own
@@ -194,6 +195,13 @@ EOC
 		log "warning: building luo-vm-timeit failed: bench-load will fail"
 }
 
+# luo-readme-client: a client written only from the upstream README's
+# protocol (no libluo-client, no DONE), for the readme-client scenario.
+add_readme_client() {
+	gcc -static -O2 -Wall -o "$stage/usr/local/bin/luo-readme-client" "$here/guest/readme-client.c" ||
+		die "building luo-readme-client failed"
+}
+
 [ -n "$bzimage" ] || bzimage=$("$here/kernel.sh") || die "no kernel (tests/vm/kernel.sh failed)"
 [ -r "$bzimage" ] || die "bzImage $bzimage is not readable"
 command -v cpio >/dev/null || die "cpio not found (apt-get install cpio)"
@@ -203,6 +211,7 @@ add_busybox
 add_kexec_tools
 add_guest_scripts
 add_timeit
+add_readme_client
 cp "$bzimage" "$stage/boot/bzImage"
 [ "$selftests" = 1 ] && add_selftests
 if [ -n "$bin_dir" ]; then

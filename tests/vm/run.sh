@@ -33,7 +33,7 @@ die() { echo "run.sh: error: $*" >&2; exit 2; }
 usage() { sed -n '2,/^set -e/{/^#/s/^# \{0,1\}//p}' "$0" >&2; exit 2; }
 
 ALL_SCENARIOS=(smoke selftests one-client-64M eight-clients timeout-abort client-killed
-	exit-after-ready three-updates reboot-refused load-append load-two-initrds load-errors broken-luod)
+	exit-after-ready three-updates reboot-refused readme-client load-append load-two-initrds load-errors broken-luod)
 MUTANT_SCENARIO=${LUO_VM_MUTANT_SCENARIO:-one-client-64M}
 
 bzimage=${LUO_BZIMAGE:-}
