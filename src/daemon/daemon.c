@@ -64,7 +64,7 @@ static const char *daemon_state_name(enum daemon_state s)
 
 static void conn_update_events(struct conn *c)
 {
-	uint32_t want = EPOLLIN | (luo_conn_has_output(&c->lc) ? EPOLLOUT : 0);
+	uint32_t want = (c->busy ? 0 : EPOLLIN) | (luo_conn_has_output(&c->lc) ? EPOLLOUT : 0);
 	struct epoll_event ev = { .events = want, .data.ptr = &c->w };
 
 	if (c->dead || want == c->events)
@@ -115,6 +115,8 @@ void conn_close(struct conn *c, const char *why)
 	if (c->dead)
 		return;
 	c->dead = true;
+	if (c->busy)
+		load_conn_closed(d, c);
 	log_debug("connection pid %d uid %u closed%s%s", (int)c->pid, (unsigned)c->uid, why ? ": " : "",
 		  why ? why : "");
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->lc.fd, NULL);
@@ -352,6 +354,7 @@ static struct json_object *status_json(struct daemon *d)
 	}
 	json_object_object_add(o, "sessions", arr);
 	json_object_object_add(o, "loaded", d->loaded ? json_object_get(d->loaded) : NULL);
+	json_object_object_add(o, "loading", load_status(d));
 	json_object_object_add(
 		o, "loaded_changed",
 		json_object_new_boolean(loaded >= 0 && d->loaded_expect >= 0 && loaded != d->loaded_expect));
@@ -456,7 +459,9 @@ static void conn_input(struct conn *c)
 		close_fds(fds, n_fds);
 		if (reply)
 			conn_send(c, reply, NULL, 0);
-		if (c->dead || c->failed)
+		if (c->busy)
+			conn_update_events(c); /* stop reading until conn_resume() */
+		if (c->dead || c->failed || c->busy)
 			return;
 	}
 }
@@ -478,8 +483,27 @@ static void conn_event(struct watch *w, uint32_t events)
 	}
 	if (c->failed)
 		return;
+	if (c->busy) {
+		/* Its input waits for the reply in progress; a peer gone is closed now. */
+		if (events & (EPOLLHUP | EPOLLERR))
+			conn_close(c, "hung up while waiting for its reply");
+		return;
+	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 		conn_input(c);
+}
+
+/**
+ * conn_resume() - the command a connection waited for has its reply: read on.
+ * @c: the connection (busy until now)
+ */
+void conn_resume(struct conn *c)
+{
+	c->busy = false;
+	if (c->dead || c->failed)
+		return;
+	conn_update_events(c);
+	conn_input(c);
 }
 
 static unsigned conns_of_uid(struct daemon *d, uid_t uid)
@@ -683,6 +707,7 @@ void daemon_done(struct daemon *d)
 	closep(&d->store_fd);
 	while (d->carried)
 		carried_free(d, d->carried);
+	load_done(d);
 	json_object_put(d->loaded);
 	closep(&d->listen_w.fd);
 	closep(&d->signal_w.fd);

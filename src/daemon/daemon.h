@@ -75,6 +75,8 @@ struct conn {
 	const char *failed;
 	struct sub *sub;
 	struct carried *claim;
+	/* A command of this connection is being worked on (LOAD): its input waits. */
+	bool busy;
 };
 
 enum daemon_state {
@@ -111,6 +113,8 @@ struct daemon {
 
 	struct json_object *loaded;
 	int loaded_expect;
+	/* LOAD's state (load.c): the load in progress, the running kernel's LUO ABI. */
+	struct load_ctx *load;
 
 	/* The list of carried sessions in the service manager's fd store, or -1. */
 	int store_fd;
@@ -122,6 +126,7 @@ int daemon_run(struct daemon *d);
 void daemon_done(struct daemon *d);
 void conn_send(struct conn *c, struct json_object *msg, const int *fds, size_t n_fds);
 void conn_close(struct conn *c, const char *why);
+void conn_resume(struct conn *c);
 uint64_t now_ms(void);
 const char *sub_state_name(enum sub_state s);
 
@@ -145,5 +150,8 @@ int store_sync(struct daemon *d);
 /* load.c */
 struct json_object *load_handle(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds);
 struct json_object *load_unload(struct daemon *d);
+void load_conn_closed(struct daemon *d, struct conn *c);
+struct json_object *load_status(struct daemon *d);
+void load_done(struct daemon *d);
 
 #endif /* LUOD_DAEMON_H */
