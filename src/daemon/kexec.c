@@ -220,25 +220,29 @@ static int open_regular(const char *path, struct stat *st)
 	return steal_fd(&fd);
 }
 
-/* Read up to @cap bytes of a regular file. Return: the length or -errno. */
+/*
+ * Read a regular file of at most @cap bytes (-EFBIG if larger). Files that
+ * say size 0 (debugfs, sysfs) are read to their end.
+ * Return: the length or -errno.
+ */
 static ssize_t read_file(const char *path, uint8_t **out, size_t cap)
 {
 	_cleanup_close_ int fd = -1;
 	_cleanup_free_ uint8_t *buf = NULL;
 	struct stat st;
-	size_t len = 0;
+	size_t len = 0, size;
 
 	fd = open_regular(path, &st);
 	if (fd < 0)
 		return fd;
-	/* debugfs blobs have their size; an image larger than @cap is no kernel. */
 	if ((size_t)st.st_size > cap)
 		return -EFBIG;
-	buf = malloc(st.st_size ? st.st_size : 1);
+	size = st.st_size ? (size_t)st.st_size : cap;
+	buf = malloc(size ? size : 1);
 	if (!buf)
 		return -ENOMEM;
-	while (len < (size_t)st.st_size) {
-		ssize_t n = pread(fd, buf + len, st.st_size - len, len);
+	while (len < size) {
+		ssize_t n = pread(fd, buf + len, size - len, len);
 
 		if (n < 0 && errno == EINTR)
 			continue;
