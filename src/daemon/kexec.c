@@ -300,6 +300,9 @@ static void boot_image(char *buf, size_t len)
 		if (p != line && p[-1] != ' ')
 			continue;
 		p += strlen("BOOT_IMAGE=");
+		/* GRUB may name the device first: "(hd0,gpt2)/vmlinuz-...". */
+		if (*p == '(' && strchr(p, ')') && strchr(p, ')') < p + strcspn(p, " "))
+			p = strchr(p, ')') + 1;
 		e = p + strcspn(p, " ");
 		snprintf(buf, len, "%.*s", (int)(e - p), p);
 		return;
