@@ -37,7 +37,7 @@ die() { echo "run.sh: error: $*" >&2; exit 2; }
 usage() { sed -n '2,/^set -e/{/^#/s/^# \{0,1\}//p}' "$0" >&2; exit 2; }
 
 ALL_SCENARIOS=(smoke selftests one-client-64M eight-clients timeout-abort client-killed
-	exit-after-ready three-updates reboot-refused load-append load-two-initrds load-errors abi-mismatch
+	exit-after-ready three-updates reboot-refused load-append load-two-initrds load-errors abi-mismatch abi-forced
 	upgrade-7.3 broken-luod)
 MUTANT_SCENARIO=${LUO_VM_MUTANT_SCENARIO:-one-client-64M}
 
@@ -166,7 +166,7 @@ show_tail() {
 }
 
 run_one() {
-	local name=$1 t0 t1 secs console rd=$initrd
+	local name=$1 t0 t1 secs console rd=$initrd expect
 	console=$logdir/$name.console.log
 	if [ "$name" = broken-luod ]; then
 		rd=$broken_initrd
@@ -190,6 +190,16 @@ run_one() {
 		*) tap_not_ok "broken-luod: $MUTANT_SCENARIO failed, but not on data verification: $REASON [${secs}s]"; show_tail "$console" ;;
 		esac
 		return
+	fi
+	# A scenario whose expected end is a kernel panic says so in a line
+	# "# LUO-VM-EXPECT-PANIC: TEXT" (the guest cannot report after it).
+	expect=$(sed -n 's/^# LUO-VM-EXPECT-PANIC: //p' "$here/scenarios/$name.sh" | head -n1)
+	if [ -n "$expect" ] && [ "$RESULT" = noresult ]; then
+		if grep -qaF -- "$expect" "$console" && grep -qa 'Kernel panic' "$console"; then
+			RESULT=pass
+		else
+			REASON="$REASON; expected a panic after: $expect"
+		fi
 	fi
 	if [ "$RESULT" = pass ]; then
 		tap_ok "$name [${secs}s, $BOOTS boots]"
