@@ -20,6 +20,8 @@
 #define PROC_CMDLINE_MAX 65536
 #define MAX_INITRDS (LUO_PROTO_MAX_FDS - 1)
 #define MAX_APPENDS 64
+/* luod's own limits on a LOAD's work are 20 s per decompression. */
+#define LOAD_REPLY_TIMEOUT_MS 300000
 
 struct fdset {
 	int fd[LUO_PROTO_MAX_FDS];
@@ -288,9 +290,19 @@ int cmd_load(struct ctl *ctl, int argc, char **argv)
 	json_object_object_add(req, "dry_run", json_object_new_boolean(dry_run));
 	json_object_object_add(req, "force", json_object_new_boolean(force));
 
-	r = ctl_request(ctl, req, fds.fd, fds.n, &reply);
-	if (r != CTL_EXIT_OK)
-		return r;
+	/* luod may take a while: it reads, hashes and decompresses the image. */
+	r = ctl_connect(ctl);
+	if (r < 0)
+		return ctl_report_transport(ctl, r);
+	r = ctl_conn_call(&ctl->conn, req, fds.fd, fds.n, &reply, LOAD_REPLY_TIMEOUT_MS);
+	if (r == -ETIMEDOUT) {
+		ctl_error(ctl, "no reply from luod within %d seconds", LOAD_REPLY_TIMEOUT_MS / 1000);
+		return CTL_EXIT_UNREACHABLE;
+	}
+	if (r < 0)
+		return ctl_report_transport(ctl, r);
+	if (!luo_msg_bool(reply, "ok"))
+		return ctl_report_reply(ctl, reply);
 	if (ctl->json)
 		ctl_print_reply_json(reply);
 	else

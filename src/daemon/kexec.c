@@ -20,6 +20,7 @@
 #include "bzimage.h"
 #include "kexec.h"
 #include "luo-uapi.h"
+#include "sha256.h"
 #include "util.h"
 
 #ifndef SYS_kexec_file_load
@@ -271,8 +272,12 @@ static bool version_is_running(const char *v)
 	       !strcmp(v + n - vl, u.version) && !strncmp(v + n - vl - 2, ") ", 2);
 }
 
-/* The LUO ABI of the image at @path, if it is the running kernel's. */
-static int image_abi(const char *path, struct luo_abi *abi)
+/*
+ * The LUO ABI of the image at @path, if it is the running kernel's. An image
+ * whose sha256 is @known_sha has @known's ABI: no second decompression when
+ * the running kernel's image is the one being loaded.
+ */
+static int image_abi(const char *path, struct luo_abi *abi, const char *known_sha, const struct luo_abi *known)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
 	struct bzimage_info info;
@@ -285,6 +290,20 @@ static int image_abi(const char *path, struct luo_abi *abi)
 		return -ENOEXEC;
 	if (!version_is_running(info.version))
 		return -ESTALE;
+	if (known_sha && known) {
+		struct sha256 s;
+		uint8_t d[32];
+		char hex[65];
+
+		sha256_init(&s);
+		sha256_update(&s, buf, n);
+		sha256_final(&s, d);
+		sha256_hex(d, hex);
+		if (!strcmp(hex, known_sha)) {
+			*abi = *known;
+			return 0;
+		}
+	}
 	return bzimage_abi(buf, n, BZIMAGE_ABI_MAX_OUT, BZIMAGE_ABI_MAX_MS, abi, &why);
 }
 
@@ -314,6 +333,8 @@ static void boot_image(char *buf, size_t len)
  * @abi: receives what was found (nothing known: luo_abi_known() is false)
  * @src: receives where it came from, or why nothing was found, for people
  * @len: size of @src
+ * @known_sha: sha256 (hex) of an image whose ABI is already known, or NULL
+ * @known: that ABI
  *
  * Two sources: KHO's debugfs (CONFIG_KEXEC_HANDOVER_DEBUGFS, debugfs
  * mounted): the compatible string of the outgoing FDT (kho) and of the LUO
@@ -323,7 +344,7 @@ static void boot_image(char *buf, size_t len)
  * Where both tell, debugfs wins. May take a second or two (decompression):
  * not for the event loop.
  */
-void kexec_running_abi(struct luo_abi *abi, char *src, size_t len)
+void kexec_running_abi(struct luo_abi *abi, char *src, size_t len, const char *known_sha, const struct luo_abi *known)
 {
 	/* PRE RELEASE POST, or PRE alone when POST is NULL. */
 	static const struct {
@@ -357,7 +378,7 @@ void kexec_running_abi(struct luo_abi *abi, char *src, size_t len)
 				 fmt[i].post ? fmt[i].post : "");
 		else
 			continue;
-		if (image_abi(path, abi) == 0)
+		if (image_abi(path, abi, known_sha, known) == 0)
 			snprintf(image, sizeof(image), "%s", path);
 	}
 	if (!image[0])

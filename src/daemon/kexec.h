@@ -17,6 +17,6 @@ int kexec_reboot(void);
 const char *kexec_load_explain(int err);
 const char *kexec_reboot_explain(int err);
 void kexec_eperm_reason(char *buf, size_t len);
-void kexec_running_abi(struct luo_abi *abi, char *src, size_t len);
+void kexec_running_abi(struct luo_abi *abi, char *src, size_t len, const char *known_sha, const struct luo_abi *known);
 
 #endif /* LUOD_KEXEC_H */

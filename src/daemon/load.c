@@ -194,7 +194,8 @@ static void *load_work(void *arg)
 	if (work_image(j) < 0)
 		goto done;
 	if (j->need_running) {
-		kexec_running_abi(&j->running, j->running_src, sizeof(j->running_src));
+		kexec_running_abi(&j->running, j->running_src, sizeof(j->running_src), j->target_why[0] ? NULL : j->sha,
+				  &j->target);
 		j->running_done = true;
 	}
 	if (j->target_why[0]) {
