@@ -317,8 +317,9 @@ static void load_event(struct watch *w, uint32_t events)
 		json_object_object_add(x, "loaded_at", json_object_new_int64(time(NULL)));
 		json_object_object_add(x, "loaded_by", json_object_new_int64(j->uid));
 		d->loaded_expect = 1;
-		log_notice("kernel %s loaded (%lld bytes, initrd %lld bytes, LUO ABI %s), command line: %s", kernel,
-			   (long long)j->ksize, (long long)j->isize, luo_abi_verdict_name(j->verdict), j->cmdline);
+		log_notice("kernel %s loaded in %llu ms (%lld bytes, initrd %lld bytes, LUO ABI %s), command line: %s",
+			   kernel, (unsigned long long)(now_ms() - j->started_ms), (long long)j->ksize,
+			   (long long)j->isize, luo_abi_verdict_name(j->verdict), j->cmdline);
 	}
 	reply = luo_msg_ok();
 	json_object_object_add(reply, "cmdline", json_object_new_string(j->cmdline));
