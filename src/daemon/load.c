@@ -312,10 +312,11 @@ static void load_event(struct watch *w, uint32_t events)
 		json_object_object_add(x, "size", json_object_new_int64(j->ksize));
 		json_object_object_add(x, "sha256", json_object_new_string(j->sha));
 		json_object_object_add(x, "version", json_object_new_string(j->info.version));
-		add_abi(x, j, ctx);
 		json_object_object_add(x, "initrd_size", json_object_new_int64(j->isize));
 		json_object_object_add(x, "loaded_at", json_object_new_int64(time(NULL)));
 		json_object_object_add(x, "loaded_by", json_object_new_int64(j->uid));
+		/* Nested objects last: the flat members stay easy to pick out. */
+		add_abi(x, j, ctx);
 		d->loaded_expect = 1;
 		log_notice("kernel %s loaded in %llu ms (%lld bytes, initrd %lld bytes, LUO ABI %s), command line: %s",
 			   kernel, (unsigned long long)(now_ms() - j->started_ms), (long long)j->ksize,
