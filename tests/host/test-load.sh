@@ -290,5 +290,11 @@ test_load_refuses_o_path_and_non_files() {
 	truncate -s 200M "$T/huge"
 	luoctl load "$T/huge" --cmdline "x" >"$T/o" 2>&1 && fail "a 200 MiB image was loaded"
 	expect_out "$T/o" "EFBIG"
+	# Initrds beyond what the kernel reads (INT_MAX): refused before copying.
+	truncate -s 1500M "$T/rd1"
+	truncate -s 1500M "$T/rd2"
+	luoctl load "$T/good" --initrd "$T/rd1" --initrd "$T/rd2" --cmdline "x" >"$T/o" 2>&1 &&
+		fail "3 GB of initrds were loaded"
+	expect_out "$T/o" "EFBIG"
 	[ "$(loaded)" = 0 ] || fail "something was loaded"
 }
