@@ -1,10 +1,11 @@
 #!/bin/bash
 # Install the Debian (bookworm) packages that building, testing and the demo need.
 set -euo pipefail
-# build: the project, static binaries for the initramfs
+# build: the project, static binaries for the initramfs; zlib, liblzma and
+#   libzstd decompress kernel payloads (luod's LUO ABI check)
 # vm: QEMU, the initramfs, kexec-tools (reference and selftests), the kernel build
 # tests: python3 (protocol pokes), setpriv (util-linux), the style, fuzz and valgrind tiers
-pkgs=(gcc libc6-dev meson ninja-build pkg-config libjson-c-dev
+pkgs=(gcc libc6-dev meson ninja-build pkg-config libjson-c-dev zlib1g-dev liblzma-dev libzstd-dev
       qemu-system-x86 busybox-static cpio kexec-tools
       flex bison bc libelf-dev libssl-dev xz-utils make perl
       python3 util-linux git clang-format clang libclang-rt-14-dev valgrind)

@@ -3,7 +3,8 @@
 #   style     clang-format (.clang-format, kernel style) on every C file
 #   unit      unit tests (protocol, client library, command-line builder, test double)
 #   asan      the unit and host tiers again, built with ASan and UBSan
-#   fuzz      the protocol decoder under libFuzzer (clang, ASan, UBSan), 30 s
+#   fuzz      the protocol decoder under libFuzzer (clang, ASan, UBSan), 30 s;
+#             the bzImage parser and LUO ABI extractor, 15 s
 #   host      real luod, luoctl and clients over the real socket, against the
 #             /dev/liveupdate test double
 #   valgrind  the host tier again with every luod under valgrind's memcheck
@@ -91,6 +92,21 @@ fuzz_protocol() {
 	rm -rf "$corpus"
 }
 
+# The kernel image checks (header, LUO ABI extraction) under libFuzzer, 15 s.
+fuzz_bzimage() {
+	local corpus
+	ninja -C build-fuzz tests/fuzz/fuzz-bzimage >/dev/null || return 1
+	corpus=$(mktemp -d)
+	if build-fuzz/tests/fuzz/fuzz-bzimage -max_total_time="${LUO_FUZZ_BZIMAGE_SECONDS:-15}" -rss_limit_mb=4096 \
+		"$corpus" tests/fuzz/corpus-bzimage >"$log/fuzz-bzimage.log" 2>&1; then
+		echo "ok 1 - fuzz: bzImage parser and LUO ABI extractor, $(grep -o 'Done [0-9]* runs' "$log/fuzz-bzimage.log" | tail -n1)"
+	else
+		tail -n 40 "$log/fuzz-bzimage.log"
+		echo "not ok 1 - fuzz: bzImage parser and LUO ABI extractor (the crashing input is in $(pwd))"
+	fi
+	rm -rf "$corpus"
+}
+
 unit_tests() {
 	local b=$1
 	for t in "$b"/tests/unit/test-protocol "$b"/tests/unit/test-bzimage "$b"/src/client/test-client "$b"/src/ctl/test-cmdline; do
@@ -127,6 +143,7 @@ for tier in $tiers; do
 		;;
 	fuzz)
 		run_tap fuzz fuzz_protocol
+		run_tap fuzz-bzimage fuzz_bzimage
 		;;
 	host)
 		BUILD=$top/build run_tap host tests/host/run.sh

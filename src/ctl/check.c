@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Owns `luoctl check`: is this machine ready for a live update? One line per
- * point, from luod's STATUS, with an exit code for scripts.
+ * point, from luod's STATUS, with an exit code for scripts. Also reads the
+ * LUO ABI check of the loaded kernel for `luoctl kexec`.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -48,6 +49,39 @@ static size_t count(struct json_object *st, const char *key)
 	return json_object_array_length(a);
 }
 
+/**
+ * ctl_abi_of_status() - can the loaded kernel take this one's sessions over?
+ * @st: luod's STATUS reply
+ * @msg: receives luod's message (what differs, what was compared, or why
+ *       it is unknown); valid as long as @st
+ *
+ * luod compared the LUO ABI of the image with the running kernel's when it
+ * loaded it. A kernel loaded behind luod's back, or none, is unknown.
+ *
+ * Return: the verdict.
+ */
+enum ctl_abi ctl_abi_of_status(struct json_object *st, const char **msg)
+{
+	struct json_object *ld = NULL, *x = NULL;
+	const char *r;
+
+	*msg = "no kernel was loaded through luod: its LUO ABI is unknown";
+	if (!json_object_object_get_ex(st, "loaded", &ld) || !json_object_is_type(ld, json_type_object) ||
+	    luo_msg_bool(st, "loaded_changed"))
+		return CTL_ABI_UNKNOWN;
+	if (!json_object_object_get_ex(ld, "abi_check", &x) || !json_object_is_type(x, json_type_object)) {
+		*msg = "luod did not check the LUO ABI of the loaded kernel";
+		return CTL_ABI_UNKNOWN;
+	}
+	r = luo_msg_string(x, "result");
+	*msg = luo_msg_string(x, "message") ?: "no details";
+	if (r && !strcmp(r, "compatible"))
+		return CTL_ABI_COMPATIBLE;
+	if (r && !strcmp(r, "incompatible"))
+		return CTL_ABI_INCOMPATIBLE;
+	return CTL_ABI_UNKNOWN;
+}
+
 static void check_all(struct checks *c, struct json_object *st)
 {
 	struct json_object *luo = NULL, *ld = NULL;
@@ -90,6 +124,21 @@ static void check_all(struct checks *c, struct json_object *st)
 			    miss & CMDLINE_NO_KHO ? "kho=on" : "");
 		else
 			add(c, "cmdline", CHECK_OK, "the next kernel keeps LUO on (liveupdate=on, kho=on)");
+	}
+	if (luo_msg_bool(st, "kexec_loaded")) {
+		const char *why;
+
+		switch (ctl_abi_of_status(st, &why)) {
+		case CTL_ABI_COMPATIBLE:
+			add(c, "abi", CHECK_OK, "LUO ABI compatible: %s", why);
+			break;
+		case CTL_ABI_INCOMPATIBLE:
+			add(c, "abi", CHECK_FAIL, "LUO ABI incompatible: %s", why);
+			break;
+		default:
+			add(c, "abi", CHECK_WARN, "LUO ABI not checked: %s", why);
+			break;
+		}
 	}
 
 	n = count(st, "clients");

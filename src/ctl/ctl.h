@@ -123,6 +123,10 @@ void ctl_kv(const char *key, const char *fmt, ...) __attribute__((format(printf,
 const char *ctl_format_size(char *buf, size_t len, int64_t n);
 const char *ctl_format_duration(char *buf, size_t len, int64_t ms);
 
+/* check.c: the LUO ABI check of the loaded kernel, from STATUS. */
+enum ctl_abi { CTL_ABI_COMPATIBLE, CTL_ABI_INCOMPATIBLE, CTL_ABI_UNKNOWN };
+enum ctl_abi ctl_abi_of_status(struct json_object *st, const char **msg);
+
 /* table.c: columns aligned to their widest cell. */
 struct ctl_table;
 struct ctl_table *ctl_table_new(size_t n_cols, const char *const *headers);

@@ -328,6 +328,39 @@ static int follow(struct follow *f, struct json_object *req, int timeout_s, cons
 	}
 }
 
+/*
+ * Refuse to start an update into a kernel that cannot take the sessions
+ * over (luod compared the LUO ABIs at LOAD); warn when it is not known.
+ */
+static int check_abi(struct ctl *ctl, bool force)
+{
+	_cleanup_json_ struct json_object *st = NULL;
+	const char *why;
+	int r;
+
+	r = ctl_fetch_status(ctl, &st);
+	if (r != CTL_EXIT_OK)
+		return r;
+	if (!luo_msg_bool(st, "kexec_loaded"))
+		return CTL_EXIT_OK; /* KEXEC itself says that nothing is loaded */
+	switch (ctl_abi_of_status(st, &why)) {
+	case CTL_ABI_COMPATIBLE:
+		return CTL_EXIT_OK;
+	case CTL_ABI_INCOMPATIBLE:
+		if (force) {
+			ctl_error(ctl, "warning: %s; going on (--force)", why);
+			return CTL_EXIT_OK;
+		}
+		ctl_error(ctl, "refusing the live update: %s", why);
+		ctl_hint("load a kernel with the same LUO ABI ('luoctl check' tells), or give --force to lose the "
+			 "sessions");
+		return CTL_EXIT_FAILED;
+	default:
+		ctl_error(ctl, "warning: cannot tell whether the loaded kernel can take the sessions over: %s", why);
+		return CTL_EXIT_OK;
+	}
+}
+
 /**
  * cmd_kexec() - luoctl kexec [--timeout SECONDS] [--force].
  * @ctl: the invocation
@@ -380,6 +413,9 @@ int cmd_kexec(struct ctl *ctl, int argc, char **argv)
 	r = ctl_connect(ctl);
 	if (r < 0)
 		return ctl_report_transport(ctl, r);
+	r = check_abi(ctl, force);
+	if (r != CTL_EXIT_OK)
+		return r;
 
 	/* Signals are taken only while waiting in ppoll(): no race, no EINTR elsewhere. */
 	sigemptyset(&block);

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmdline.h"
@@ -19,6 +20,8 @@
 #define PROC_CMDLINE_MAX 65536
 #define MAX_INITRDS (LUO_PROTO_MAX_FDS - 1)
 #define MAX_APPENDS 64
+/* luod's own limits on a LOAD's work are 20 s per decompression. */
+#define LOAD_REPLY_TIMEOUT_MS 300000
 
 struct fdset {
 	int fd[LUO_PROTO_MAX_FDS];
@@ -70,12 +73,28 @@ static int open_image(struct ctl *ctl, struct fdset *fds, const char *path, stru
 	char abs[PATH_MAX];
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	int fl;
+
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer; a tty must not become ours. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
 		ctl_error(ctl, "cannot open %s: %m", path);
 		return CTL_EXIT_FAILED;
 	}
 	fds->fd[fds->n++] = fd;
+	if (fstat(fd, &st) < 0 || (fl = fcntl(fd, F_GETFL)) < 0) {
+		ctl_error(ctl, "cannot stat %s: %m", path);
+		return CTL_EXIT_FAILED;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ctl_error(ctl, "%s is not a regular file", path);
+		return CTL_EXIT_FAILED;
+	}
+	if (fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		ctl_error(ctl, "cannot use %s: %m", path);
+		return CTL_EXIT_FAILED;
+	}
 	*name = json_object_new_string(realpath(path, abs) ? abs : path);
 	return CTL_EXIT_OK;
 }
@@ -97,6 +116,38 @@ static void warn_luo(struct ctl *ctl, const char *cmdline)
 		 missing & CMDLINE_NO_KHO ? " (kho=on is not needed by a kernel built with "
 					    "CONFIG_KEXEC_HANDOVER_ENABLE_DEFAULT=y)"
 					  : "");
+}
+
+/* The LUO ABI luod found in the image and its check against this kernel's. */
+static void print_abi(struct json_object *reply)
+{
+	struct json_object *abi = NULL, *chk = NULL;
+	const char *res, *msg;
+	char buf[128] = "";
+	size_t off = 0;
+
+	if (json_object_object_get_ex(reply, "abi", &abi) && json_object_is_type(abi, json_type_object)) {
+		json_object_object_foreach(abi, k, v)
+		{
+			const char *s = json_object_get_string(v);
+
+			if (off < sizeof(buf))
+				off += snprintf(buf + off, sizeof(buf) - off, "%s%s", off ? " " : "", v ? s : k);
+			if (!v && off < sizeof(buf))
+				off += snprintf(buf + off, sizeof(buf) - off, ":none");
+		}
+		ctl_kv("luo abi", "%s", buf);
+	}
+	if (!json_object_object_get_ex(reply, "abi_check", &chk) || !json_object_is_type(chk, json_type_object))
+		return;
+	res = luo_msg_string(chk, "result") ?: "unknown";
+	msg = luo_msg_string(chk, "message") ?: "";
+	ctl_kv("abi check", "%s: %s", res, msg);
+	if (!strcmp(res, "incompatible"))
+		fprintf(stderr, "luoctl load: warning: loaded anyway (--force): %s\n", msg);
+	else if (strcmp(res, "compatible"))
+		fprintf(stderr,
+			"luoctl load: warning: cannot tell whether this kernel can take the sessions over: %s\n", msg);
 }
 
 static void print_loaded(struct json_object *reply, struct json_object *req)
@@ -122,6 +173,10 @@ static void print_loaded(struct json_object *reply, struct json_object *req)
 		ctl_kv("sha256", "%s", s);
 	s = luo_msg_string(reply, "cmdline");
 	ctl_kv("cmdline", "%s", s ? s : luo_msg_string(req, "cmdline"));
+	s = luo_msg_string(reply, "version");
+	if (s)
+		ctl_kv("version", "%s", s);
+	print_abi(reply);
 	if (luo_msg_bool(reply, "dry_run"))
 		printf("dry run: luod checked the files, nothing was loaded\n");
 	else
@@ -139,13 +194,14 @@ static void print_loaded(struct json_object *reply, struct json_object *req)
  */
 int cmd_load(struct ctl *ctl, int argc, char **argv)
 {
-	enum { OPT_REUSE = CTL_OPT_CMD, OPT_DRY_RUN };
+	enum { OPT_REUSE = CTL_OPT_CMD, OPT_DRY_RUN, OPT_FORCE };
 	static const struct option longopts[] = {
 		{ "initrd", required_argument, NULL, 'i' },
 		{ "cmdline", required_argument, NULL, 'c' },
 		{ "append", required_argument, NULL, 'a' },
 		{ "reuse-cmdline", no_argument, NULL, OPT_REUSE },
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+		{ "force", no_argument, NULL, OPT_FORCE },
 		CTL_COMMON_OPTIONS,
 		{},
 	};
@@ -156,7 +212,7 @@ int cmd_load(struct ctl *ctl, int argc, char **argv)
 	size_t n_initrd = 0, n_append = 0;
 	struct cmdline_args ca = {};
 	struct json_object *names, *name;
-	bool reuse = false, dry_run = false;
+	bool reuse = false, dry_run = false, force = false;
 	int c, r;
 
 	while ((c = ctl_getopt(ctl, argc, argv, "i:c:a:", longopts)) != -1) {
@@ -181,6 +237,9 @@ int cmd_load(struct ctl *ctl, int argc, char **argv)
 			break;
 		case OPT_DRY_RUN:
 			dry_run = true;
+			break;
+		case OPT_FORCE:
+			force = true;
 			break;
 		}
 	}
@@ -229,10 +288,21 @@ int cmd_load(struct ctl *ctl, int argc, char **argv)
 
 	json_object_object_add(req, "cmdline", json_object_new_string(cmdline));
 	json_object_object_add(req, "dry_run", json_object_new_boolean(dry_run));
+	json_object_object_add(req, "force", json_object_new_boolean(force));
 
-	r = ctl_request(ctl, req, fds.fd, fds.n, &reply);
-	if (r != CTL_EXIT_OK)
-		return r;
+	/* luod may take a while: it reads, hashes and decompresses the image. */
+	r = ctl_connect(ctl);
+	if (r < 0)
+		return ctl_report_transport(ctl, r);
+	r = ctl_conn_call(&ctl->conn, req, fds.fd, fds.n, &reply, LOAD_REPLY_TIMEOUT_MS);
+	if (r == -ETIMEDOUT) {
+		ctl_error(ctl, "no reply from luod within %d seconds", LOAD_REPLY_TIMEOUT_MS / 1000);
+		return CTL_EXIT_UNREACHABLE;
+	}
+	if (r < 0)
+		return ctl_report_transport(ctl, r);
+	if (!luo_msg_bool(reply, "ok"))
+		return ctl_report_reply(ctl, reply);
 	if (ctl->json)
 		ctl_print_reply_json(reply);
 	else

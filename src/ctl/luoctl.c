@@ -20,18 +20,20 @@
 static const struct ctl_cmd commands[] = {
 	{ "status", "", "Show the state of luod, LUO and the loaded kernel", NULL, cmd_status },
 	{ "list", "", "List subscribed clients and carried-over sessions", NULL, cmd_list },
-	{ "load", "KERNEL [--initrd FILE]... [--reuse-cmdline | --cmdline STR] [--append STR]... [--dry-run]",
+	{ "load", "KERNEL [--initrd FILE]... [--reuse-cmdline | --cmdline STR] [--append STR]... [--dry-run] [--force]",
 	  "Load the kernel to live-update into; luoctl opens the files as the calling user",
 	  "  --initrd FILE     an initrd (repeatable: they are concatenated)\n"
 	  "  --cmdline STR     the new kernel's command line\n"
 	  "  --reuse-cmdline   start from /proc/cmdline, without BOOT_IMAGE=\n"
 	  "  --append STR      add parameters (repeatable); a parameter given twice keeps its last value\n"
-	  "  --dry-run         let luod check the files without loading them\n",
+	  "  --dry-run         let luod check the files without loading them\n"
+	  "  --force           load a kernel whose LUO ABI differs from this one's (the sessions are lost)\n",
 	  cmd_load },
 	{ "unload", "", "Unload the loaded kernel", NULL, cmd_unload },
 	{ "kexec", "[--timeout SECONDS] [--force]", "Run a live update and follow it to the reboot",
 	  "  --timeout SECONDS how long clients have to become ready (default 30, at most 3600)\n"
-	  "  --force           go on without a loaded kernel, discard unclaimed sessions\n",
+	  "  --force           go on without a loaded kernel, discard unclaimed sessions, or into a kernel\n"
+	  "                    whose LUO ABI differs (the sessions are lost)\n",
 	  cmd_kexec },
 	{ "abort", "[--reason TEXT]", "Abort the update being prepared",
 	  "  --reason TEXT     why, for the clients and the log\n", cmd_abort },
@@ -331,6 +333,9 @@ static const struct {
 	{ "load", ENODATA, "signatures are enforced and the image is not signed" },
 	{ "load", EBADMSG, "signatures are enforced and the image's signature is malformed" },
 	{ "load", EPERM, "running as root: check kernel.kexec_load_disabled, lockdown and signatures" },
+	{ "load", EPROTONOSUPPORT,
+	  "load a kernel with this kernel's LUO ABI, or give --force to load it anyway (its sessions would be lost)" },
+	{ "load", EFBIG, "that is no kernel image" },
 };
 
 /**

@@ -75,8 +75,11 @@ static void conn_set_ready(struct conn *c)
 
 static void conn_update_events(struct conn *c)
 {
-	/* A peer that does not take its replies gets no more commands read. */
-	uint32_t want = luo_conn_has_output(&c->lc) ? EPOLLOUT : EPOLLIN;
+	/*
+	 * A peer that does not take its replies gets no more commands read, nor
+	 * does one whose command is being worked on (LOAD) until conn_resume().
+	 */
+	uint32_t want = luo_conn_has_output(&c->lc) ? EPOLLOUT : c->busy ? 0 : EPOLLIN;
 	struct epoll_event ev = { .events = want, .data.ptr = &c->w };
 
 	if (c->dead || want == c->events)
@@ -127,6 +130,8 @@ void conn_close(struct conn *c, const char *why)
 	if (c->dead)
 		return;
 	c->dead = true;
+	if (c->busy)
+		load_conn_closed(d, c);
 	log_debug("connection pid %d uid %u closed%s%s", (int)c->pid, (unsigned)c->uid, why ? ": " : "",
 		  why ? why : "");
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->lc.fd, NULL);
@@ -546,6 +551,7 @@ static struct json_object *status_json(struct daemon *d)
 	json_object_object_add(o, "sessions", arr);
 	json_object_object_add(o, "lost", d->lost ? json_object_get(d->lost) : json_object_new_array());
 	json_object_object_add(o, "loaded", d->loaded ? json_object_get(d->loaded) : NULL);
+	json_object_object_add(o, "loading", load_status(d));
 	json_object_object_add(
 		o, "loaded_changed",
 		json_object_new_boolean(loaded >= 0 && d->loaded_expect >= 0 && loaded != d->loaded_expect));
@@ -650,7 +656,7 @@ static void conn_input(struct conn *c)
 		struct json_object *reply;
 		int r;
 
-		if (c->dead || c->failed || luo_conn_has_output(&c->lc))
+		if (c->dead || c->failed || c->busy || luo_conn_has_output(&c->lc))
 			return;
 		if (n == LUOD_CONN_BATCH) {
 			conn_set_ready(c);
@@ -690,6 +696,8 @@ static void conn_input(struct conn *c)
 		close_fds(fds, n_fds);
 		if (reply)
 			conn_send(c, reply, NULL, 0);
+		if (c->busy)
+			conn_update_events(c); /* stop reading until conn_resume() */
 	}
 }
 
@@ -713,8 +721,29 @@ static void conn_event(struct watch *w, uint32_t events)
 	}
 	if (c->failed)
 		return;
+	if (c->busy) {
+		/* Its input waits for the reply in progress; a peer gone is closed now. */
+		if (events & (EPOLLHUP | EPOLLERR))
+			conn_close(c, "hung up while waiting for its reply");
+		return;
+	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 		conn_input(c);
+}
+
+/**
+ * conn_resume() - the command a connection waited for has its reply: read on.
+ * @c: the connection (busy until now)
+ *
+ * Its buffered commands are served in the next turn of the loop.
+ */
+void conn_resume(struct conn *c)
+{
+	c->busy = false;
+	if (c->dead || c->failed)
+		return;
+	conn_update_events(c);
+	conn_set_ready(c);
 }
 
 /* Refuse a connection just accepted, with a reply that says why. */
@@ -1030,6 +1059,7 @@ void daemon_done(struct daemon *d)
 		binding_drop(d, d->bindings);
 	json_object_put(d->lost);
 	free(d->record_path);
+	load_done(d);
 	json_object_put(d->loaded);
 	closep(&d->listen_w.fd);
 	closep(&d->signal_w.fd);

@@ -122,6 +122,8 @@ struct conn {
 	struct conn *ready_next;
 	/* The turn of the event loop it was last served in. */
 	uint64_t turn;
+	/* A command of this connection is being worked on (LOAD): its input waits. */
+	bool busy;
 };
 
 enum daemon_state {
@@ -165,6 +167,8 @@ struct daemon {
 
 	struct json_object *loaded;
 	int loaded_expect;
+	/* LOAD's state (load.c): the load in progress, the running kernel's LUO ABI. */
+	struct load_ctx *load;
 
 	/* The list of carried sessions in the service manager's fd store, or -1. */
 	int store_fd;
@@ -183,6 +187,7 @@ void daemon_done(struct daemon *d);
 void conn_send(struct conn *c, struct json_object *msg, const int *fds, size_t n_fds);
 void conn_close(struct conn *c, const char *why);
 int fd_budget(struct daemon *d, uid_t uid, unsigned more, char *why, size_t len);
+void conn_resume(struct conn *c);
 uint64_t now_ms(void);
 const char *sub_state_name(enum sub_state s);
 
@@ -218,5 +223,8 @@ void bindings_restore(struct daemon *d, struct json_object *root);
 /* load.c */
 struct json_object *load_handle(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds);
 struct json_object *load_unload(struct daemon *d);
+void load_conn_closed(struct daemon *d, struct conn *c);
+struct json_object *load_status(struct daemon *d);
+void load_done(struct daemon *d);
 
 #endif /* LUOD_DAEMON_H */

@@ -94,3 +94,207 @@ test_check_and_changes_behind_luods_back() {
 	luoctl check >"$T/o" 2>&1 && fail "check passed after the kernel was unloaded"
 	expect_out "$T/o" "no kernel is loaded"
 }
+
+# send_load PATH OPEN_FLAGS [EXTRA_LINE]: LOAD with an fd opened by python
+# with OPEN_FLAGS (e.g. os.O_PATH), then EXTRA_LINE on the same connection
+# without waiting; print every reply line in the order received.
+send_load() {
+	python3 - "$@" <<'PY'
+import json, os, socket, sys
+path, flags = sys.argv[1], eval(sys.argv[2], {"os": os})
+extra = sys.argv[3:]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(os.environ["LUOD_SOCKET"])
+s.settimeout(60)
+fd = os.open(path, flags)
+msg = {"cmd": "LOAD", "kernel": path, "cmdline": "liveupdate=on kho=on", "fds": 1}
+socket.send_fds(s, [json.dumps(msg).encode() + b"\n"], [fd])
+for l in extra:
+    s.sendall(l.encode() + b"\n")
+buf, want = b"", 1 + len(extra)
+while want:
+    d = s.recv(65536)
+    if not d:
+        break
+    buf += d
+    while b"\n" in buf:
+        line, buf = buf.split(b"\n", 1)
+        if b'"event"' not in line:
+            print(line.decode())
+            want -= 1
+PY
+}
+
+# luod whose running kernel is a synthetic image with the LUO ABI $1.
+luod_start_abi() {
+	$MKIMG "$T/running" --running --abi "$1"
+	LUOD_KERNEL_IMAGE=$T/running luod_start
+}
+
+test_load_refuses_another_luo_abi() {
+	luod_start_abi "kho-v4 luo-v5 memfd-v2"
+	$MKIMG "$T/v6" --abi "kho-v4 luo-v6 memfd-v2"
+	$MKIMG "$T/same" --abi "kho-v4 luo-v5 memfd-v2" --compression xz
+	$MKIMG "$T/noluo" --abi ""
+	$MKIMG "$T/nomemfd" --abi "kho-v4 luo-v5"
+	luoctl load "$T/v6" --cmdline "liveupdate=on kho=on" >"$T/o" 2>&1 && fail "a luo-v6 kernel was loaded"
+	expect_out "$T/o" "target kernel speaks luo-v6, this kernel luo-v5: the sessions cannot be handed over"
+	expect_out "$T/o" "EPROTONOSUPPORT"
+	expect_out "$T/o" "--force"
+	[ "$(loaded)" = 0 ] || fail "the luo-v6 kernel is loaded"
+	luoctl load "$T/v6" --cmdline "liveupdate=on kho=on" --dry-run >"$T/o" 2>&1 && fail "--dry-run passed luo-v6"
+	luoctl load "$T/noluo" --cmdline "liveupdate=on kho=on" >"$T/o" 2>&1 && fail "a kernel without LUO was loaded"
+	expect_out "$T/o" "has no LUO"
+	luoctl load "$T/nomemfd" --cmdline "liveupdate=on kho=on" >"$T/o" 2>&1 &&
+		fail "a kernel without memfd preservation was loaded"
+	expect_out "$T/o" "no memfd preservation (this kernel speaks memfd-v2)"
+	[ "$(loaded)" = 0 ] || fail "something was loaded"
+
+	luoctl load "$T/same" --cmdline "liveupdate=on kho=on" >"$T/o" 2>&1 || fail "same ABI refused: $(cat "$T/o")"
+	expect_out "$T/o" "compatible: both kernels speak kho-v4 luo-v5 memfd-v2"
+	grep -q warning "$T/o" && fail "a compatible load warns: $(cat "$T/o")"
+	[ "$(luoctl --json status | json_get loaded.abi_check.result)" = compatible ] || fail "status: not compatible"
+	[ "$(luoctl --json status | json_get loaded.abi.luo)" = luo-v5 ] || fail "status: no loaded.abi.luo"
+	[ "$(luoctl --json status | json_get loaded.abi_check.running_source)" = "image $T/running" ] ||
+		fail "running source: $(luoctl --json status | json_get loaded.abi_check.running_source)"
+	luoctl check >"$T/o" 2>&1 || fail "check: $(cat "$T/o")"
+	expect_out "$T/o" "LUO ABI compatible"
+
+	luoctl load "$T/v6" --cmdline "liveupdate=on kho=on" --force >"$T/o" 2>&1 || fail "--force: $(cat "$T/o")"
+	expect_out "$T/o" "loaded anyway (--force): target kernel speaks luo-v6, this kernel luo-v5"
+	[ "$(luoctl --json status | json_get loaded.abi_check.forced)" = True ] || fail "status: not forced"
+	luoctl check >"$T/o" 2>&1 && fail "check passed with a luo-v6 kernel loaded"
+	expect_out "$T/o" "LUO ABI incompatible: target kernel speaks luo-v6, this kernel luo-v5"
+	client a --size 64K preserve
+	wait_state a subscribed
+	kexec && fail "kexec into luo-v6 started"
+	expect_out "$T/kexec.out" "refusing the live update: target kernel speaks luo-v6, this kernel luo-v5"
+	[ "$(luoctl --json status | json_get state)" = idle ] || fail "an update started"
+	[ "$(client_state a)" = subscribed ] || fail "the client was asked to preserve"
+	kernel_rebooted && fail "the kernel rebooted"
+	kexec --force || fail "kexec --force: $(cat "$T/kexec.out")"
+	expect_out "$T/kexec.out" "luo-v6"
+	reboot_done
+}
+
+test_load_unknown_abi_warns() {
+	luod_start
+	$MKIMG "$T/k" --abi "kho-v4 luo-v5 memfd-v2"
+	luoctl load "$T/k" --cmdline "liveupdate=on kho=on" >"$T/o" 2>&1 || fail "load: $(cat "$T/o")"
+	expect_out "$T/o" "warning: cannot tell whether this kernel can take the sessions over"
+	expect_out "$T/o" "running kernel's LUO ABI is unknown"
+	[ "$(luoctl --json status | json_get loaded.abi_check.result)" = unknown ] || fail "not unknown"
+	luoctl check >"$T/o" 2>&1
+	expect_out "$T/o" "warn  abi       LUO ABI not checked"
+	# An image without a payload: the target's ABI is unknown.
+	$MKIMG "$T/bare"
+	$MKIMG "$T/running" --running --abi "kho-v4 luo-v5 memfd-v2"
+	kill "$LUOD_PID"
+	wait "$LUOD_PID" 2>/dev/null
+	LUOD_KERNEL_IMAGE=$T/running luod_start
+	luoctl load "$T/bare" --cmdline "liveupdate=on kho=on" >"$T/o" 2>&1 || fail "bare: $(cat "$T/o")"
+	expect_out "$T/o" "the target kernel's LUO ABI is unknown"
+	client a --size 64K preserve
+	wait_state a subscribed
+	kexec || fail "kexec: $(cat "$T/kexec.out")"
+	expect_out "$T/kexec.out" "warning: cannot tell whether the loaded kernel can take the sessions over"
+	reboot_done
+}
+
+test_running_image_must_be_the_running_kernel() {
+	# An image of another kernel (its version is not uname's) is not taken.
+	$MKIMG "$T/running" --abi "kho-v4 luo-v5 memfd-v2" --version "1.0 (x@y) #1"
+	LUOD_KERNEL_IMAGE=$T/running luod_start
+	$MKIMG "$T/k" --abi "kho-v4 luo-v6 memfd-v2"
+	luoctl load "$T/k" --cmdline "liveupdate=on kho=on" >"$T/o" 2>&1 || fail "load: $(cat "$T/o")"
+	[ "$(luoctl --json status | json_get loaded.abi_check.result)" = unknown ] ||
+		fail "another kernel's image was taken for the running one"
+}
+
+test_load_does_not_block_the_loop() {
+	luod_start_abi "kho-v4 luo-v5 memfd-v2"
+	# 480 MiB of zeros to decompress: a second or more of work for luod.
+	$MKIMG "$T/slow" --abi "kho-v4 luo-v5 memfd-v2" --zeros 480
+	luoctl load "$T/slow" --cmdline "liveupdate=on kho=on" >"$T/o" 2>&1 &
+	local lpid=$! seen=
+	for _ in $(seq 2000); do
+		luoctl --json status >"$T/st" 2>&1 || fail "status failed while loading: $(cat "$T/st")"
+		if [ "$(json_get loading.kernel <"$T/st")" = "$T/slow" ]; then
+			seen=1
+			break
+		fi
+		kill -0 "$lpid" 2>/dev/null || break
+	done
+	[ -n "$seen" ] || fail "luod never answered STATUS while a LOAD was in progress"
+	# A second LOAD meanwhile is refused, not queued; so is UNLOAD.
+	luoctl load "$T/slow" --cmdline "x" >"$T/o2" 2>&1 && fail "a second LOAD ran: $(cat "$T/o2")"
+	expect_out "$T/o2" "EBUSY"
+	luoctl unload >"$T/o2" 2>&1 && fail "UNLOAD during LOAD"
+	expect_out "$T/o2" "LOAD is in progress"
+	wait "$lpid" || fail "the slow load failed: $(cat "$T/o")"
+	expect_out "$T/o" "compatible"
+	[ "$(loaded)" = 1 ] || fail "not loaded"
+	[ "$(luoctl --json status | json_get loading)" = null ] || fail "still loading"
+}
+
+test_load_replies_stay_in_order() {
+	luod_start_abi "kho-v4 luo-v5 memfd-v2"
+	$MKIMG "$T/slow" --abi "kho-v4 luo-v5 memfd-v2" --zeros 200
+	# STATUS pipelined behind LOAD on one connection is answered after it.
+	send_load "$T/slow" os.O_RDONLY '{"cmd":"STATUS"}' >"$T/o" || fail "send_load"
+	head -n1 "$T/o" | grep -q '"sha256"' || fail "first reply is not LOAD's: $(cat "$T/o")"
+	sed -n 2p "$T/o" | grep -q '"state"' || fail "second reply is not STATUS's: $(cat "$T/o")"
+	sed -n 2p "$T/o" | grep -q '"loading": *null' || fail "STATUS ran before LOAD ended: $(cat "$T/o")"
+}
+
+test_load_client_gone_while_loading() {
+	luod_start_abi "kho-v4 luo-v5 memfd-v2"
+	$MKIMG "$T/slow" --abi "kho-v4 luo-v5 memfd-v2" --zeros 480
+	luoctl load "$T/slow" --cmdline "liveupdate=on kho=on" >/dev/null 2>&1 &
+	local lpid=$!
+	for _ in $(seq 2000); do
+		[ "$(luoctl --json status | json_get loading.kernel)" = "$T/slow" ] && break
+	done
+	kill -9 "$lpid"
+	wait "$lpid" 2>/dev/null
+	for _ in $(seq 400); do
+		[ "$(luoctl --json status | json_get loading)" = null ] && break
+		sleep 0.05
+	done
+	[ "$(loaded)" = 1 ] || fail "the load of a client that left is lost"
+	[ "$(luoctl --json status | json_get loaded.kernel)" = "$T/slow" ] || fail "not remembered"
+	kill -0 "$LUOD_PID" || fail "luod died"
+}
+
+test_load_refuses_o_path_and_non_files() {
+	luod_start
+	$MKIMG "$T/good"
+	send_load "$T/good" os.O_PATH >"$T/o"
+	expect_out "$T/o" "O_PATH"
+	expect_out "$T/o" '"ok": *false'
+	send_load "$T/good" "os.O_WRONLY" >"$T/o"
+	expect_out "$T/o" "not open for reading"
+	[ "$(loaded)" = 0 ] || fail "loaded through a bad fd"
+	mkfifo "$T/fifo"
+	timeout 20 "$LUOCTL" load "$T/fifo" --cmdline "x" >"$T/o" 2>&1
+	local rc=$?
+	[ "$rc" = 124 ] && fail "luoctl load of a FIFO hangs"
+	[ "$rc" = 0 ] && fail "a FIFO was loaded"
+	expect_out "$T/o" "not a regular file"
+	timeout 20 "$LUOCTL" load "$T/good" --initrd "$T/fifo" --cmdline "x" >"$T/o" 2>&1
+	rc=$?
+	[ "$rc" = 124 ] && fail "luoctl load of a FIFO initrd hangs"
+	expect_out "$T/o" "not a regular file"
+	# Larger than any kernel image: refused before it is read.
+	$MKIMG "$T/huge"
+	truncate -s 200M "$T/huge"
+	luoctl load "$T/huge" --cmdline "x" >"$T/o" 2>&1 && fail "a 200 MiB image was loaded"
+	expect_out "$T/o" "EFBIG"
+	# Initrds beyond what the kernel reads (INT_MAX): refused before copying.
+	truncate -s 1500M "$T/rd1"
+	truncate -s 1500M "$T/rd2"
+	luoctl load "$T/good" --initrd "$T/rd1" --initrd "$T/rd2" --cmdline "x" >"$T/o" 2>&1 &&
+		fail "3 GB of initrds were loaded"
+	expect_out "$T/o" "EFBIG"
+	[ "$(loaded)" = 0 ] || fail "something was loaded"
+}

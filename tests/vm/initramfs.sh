@@ -1,7 +1,7 @@
 #!/bin/bash
 # Build the gzip'd newc initramfs of the luo-agent test VM.
 #
-#   tests/vm/initramfs.sh [-o OUT] [--bzimage P] [--no-selftests] [BIN_DIR]
+#   tests/vm/initramfs.sh [-o OUT] [--bzimage P] [--next-bzimage P] [--no-selftests] [BIN_DIR]
 #
 # Contents: busybox-static (+ applet symlinks), /init (guest/init), the
 # scenario scripts (scenarios/*.sh) and their helpers (guest/lib.sh), the
@@ -11,7 +11,11 @@
 # luo-demo from BIN_DIR (or $LUO_BIN_DIR; either a flat directory or a meson
 # build directory such as build-static/), and luo-vm-timeit, a tiny static
 # timer for bench/load-vs-kexec.sh, and luo-readme-client
-# (guest/readme-client.c). Without a BIN_DIR the image still
+# (guest/readme-client.c). Two more kernels for the LUO ABI
+# scenarios: /boot/bzImage-luo-v6, the bzImage with its LUO ABI string
+# patched from luo-v5 to luo-v6 (patch-abi.py; skipped with a warning when
+# the image is not xz or has no luo-v5), and /boot/bzImage-next, the kernel
+# to upgrade to (--next-bzimage: the 7.3 kernel of run-all.sh). Without a BIN_DIR the image still
 # works for the scenarios that need no project code (smoke, selftests).
 #
 # The kexec'd kernel gets its initrd from the guest, which re-packs its own
@@ -26,12 +30,14 @@ usage() { sed -n '2,/^set -e/{/^#/s/^# \{0,1\}//p}' "$0" >&2; exit 2; }
 
 out=$PWD/luo-vm-initramfs.cgz
 bzimage=
+next_bzimage=
 selftests=1
 bin_dir=${LUO_BIN_DIR:-}
 while [ $# -gt 0 ]; do
 	case $1 in
 	-o | --output) out=$2; shift 2 ;;
 	--bzimage) bzimage=$2; shift 2 ;;
+	--next-bzimage) next_bzimage=$2; shift 2 ;;
 	--no-selftests) selftests=0; shift ;;
 	-h | --help) usage ;;
 	-*) die "unknown option $1" ;;
@@ -213,6 +219,12 @@ add_guest_scripts
 add_timeit
 add_readme_client
 cp "$bzimage" "$stage/boot/bzImage"
+python3 "$here/patch-abi.py" "$bzimage" "$stage/boot/bzImage-luo-v6" luo-v5 luo-v6 >&2 ||
+	log "warning: no LUO ABI-patched kernel: abi-mismatch will fail"
+if [ -n "$next_bzimage" ]; then
+	[ -r "$next_bzimage" ] || die "--next-bzimage $next_bzimage is not readable"
+	cp "$next_bzimage" "$stage/boot/bzImage-next"
+fi
 [ "$selftests" = 1 ] && add_selftests
 if [ -n "$bin_dir" ]; then
 	add_project_bins "$bin_dir"

@@ -1,6 +1,7 @@
 #!/bin/bash
 # The whole VM tier, as CI runs it:
-#   deps (scripts/deps.sh) -> kernel (tests/vm/kernel.sh) -> builds
+#   deps (scripts/deps.sh) -> kernels (tests/vm/kernel.sh: the LUO kernel,
+#   7.2 from sid, and the one to upgrade to, 7.3 from trixie-backports) -> builds
 #   (scripts/build.sh, plus build-broken/ with a fault-injected luod for the
 #   mutation check) -> every scenario (tests/vm/run.sh), TAP on stdout.
 # Exit status non-zero on any failure.
@@ -23,6 +24,12 @@ t=$SECONDS
 step "LUO kernel (tests/vm/kernel.sh; ~10 min if not cached)"
 bzimage=$(tests/vm/kernel.sh) || die "tests/vm/kernel.sh failed: no LUO kernel"
 step "kernel $bzimage ($(elapsed $t))"
+t=$SECONDS
+step "kernel to upgrade to (tests/vm/kernel.sh --suite trixie-backports; ~10 min if not cached)"
+next=${LUO_BZIMAGE_NEXT:-}
+[ -n "$next" ] || next=$(tests/vm/kernel.sh --suite trixie-backports --package linux-source-7.3) ||
+	die "tests/vm/kernel.sh --suite trixie-backports failed: no kernel to upgrade to"
+step "kernel $next ($(elapsed $t))"
 
 t=$SECONDS
 step "build (scripts/build.sh)"
@@ -46,6 +53,6 @@ fi
 
 t=$SECONDS
 rc=0
-tests/vm/run.sh --bzimage "$bzimage" --bin-dir "$repo/build-static" "${broken[@]}" "$@" || rc=$?
+tests/vm/run.sh --bzimage "$bzimage" --next-bzimage "$next" --bin-dir "$repo/build-static" "${broken[@]}" "$@" || rc=$?
 step "VM scenarios took $(elapsed $t); exit $rc"
 exit "$rc"

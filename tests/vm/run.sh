@@ -4,6 +4,10 @@
 #   tests/vm/run.sh [options] [SCENARIO...]      (default: all)
 #
 #   --bzimage P          kernel (default: $LUO_BZIMAGE, else tests/vm/kernel.sh)
+#   --next-bzimage P     the kernel to upgrade to, for upgrade-7.3 (default:
+#                        $LUO_BZIMAGE_NEXT, else tests/vm/kernel.sh --suite
+#                        trixie-backports --package linux-source-7.3, when
+#                        upgrade-7.3 is to run)
 #   --initrd P           prebuilt initramfs (default: built with initramfs.sh)
 #   --bin-dir D          static luod/luoctl/luo-demo for the built initramfs
 #                        (default: $LUO_BIN_DIR, else build-static/ if present)
@@ -33,10 +37,12 @@ die() { echo "run.sh: error: $*" >&2; exit 2; }
 usage() { sed -n '2,/^set -e/{/^#/s/^# \{0,1\}//p}' "$0" >&2; exit 2; }
 
 ALL_SCENARIOS=(smoke selftests one-client-64M eight-clients timeout-abort client-killed
-	exit-after-ready three-updates reboot-refused readme-client load-append load-two-initrds load-errors broken-luod)
+	exit-after-ready three-updates reboot-refused readme-client load-append load-two-initrds load-errors abi-mismatch
+	abi-forced upgrade-7.3 broken-luod)
 MUTANT_SCENARIO=${LUO_VM_MUTANT_SCENARIO:-one-client-64M}
 
 bzimage=${LUO_BZIMAGE:-}
+next_bzimage=${LUO_BZIMAGE_NEXT:-}
 initrd=
 bin_dir=${LUO_BIN_DIR:-}
 broken_bin_dir=
@@ -47,6 +53,7 @@ scenarios=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--bzimage) bzimage=$2; shift 2 ;;
+	--next-bzimage) next_bzimage=$2; shift 2 ;;
 	--initrd) initrd=$2; shift 2 ;;
 	--bin-dir) bin_dir=$2; shift 2 ;;
 	--broken-bin-dir) broken_bin_dir=$2; shift 2 ;;
@@ -95,11 +102,17 @@ if [ -z "$bzimage" ]; then
 	bzimage=$("$here/kernel.sh" 2>"$logdir/kernel.log") || bail "no LUO kernel: tests/vm/kernel.sh failed (log $logdir/kernel.log)"
 fi
 [ -r "$bzimage" ] || bail "kernel $bzimage is not readable"
+for s in "${scenarios[@]}"; do
+	[ "$s" = upgrade-7.3 ] && [ -z "$next_bzimage" ] && [ -z "$initrd" ] || continue
+	next_bzimage=$("$here/kernel.sh" --suite trixie-backports --package linux-source-7.3 2>"$logdir/kernel-next.log") ||
+		bail "no kernel to upgrade to: tests/vm/kernel.sh --suite trixie-backports failed (log $logdir/kernel-next.log)"
+done
 
 # build_initrd OUT [BIN_DIR]
 build_initrd() {
 	local out=$1 bins=${2:-}
-	"$here/initramfs.sh" -o "$out" --bzimage "$bzimage" ${bins:+"$bins"} >"$out.log" 2>&1 || {
+	"$here/initramfs.sh" -o "$out" --bzimage "$bzimage" ${next_bzimage:+--next-bzimage "$next_bzimage"} \
+		${bins:+"$bins"} >"$out.log" 2>&1 || {
 		sed 's/^/# /' "$out.log"
 		return 1
 	}
@@ -153,7 +166,7 @@ show_tail() {
 }
 
 run_one() {
-	local name=$1 t0 t1 secs console rd=$initrd
+	local name=$1 t0 t1 secs console rd=$initrd expect
 	console=$logdir/$name.console.log
 	if [ "$name" = broken-luod ]; then
 		rd=$broken_initrd
@@ -177,6 +190,16 @@ run_one() {
 		*) tap_not_ok "broken-luod: $MUTANT_SCENARIO failed, but not on data verification: $REASON [${secs}s]"; show_tail "$console" ;;
 		esac
 		return
+	fi
+	# A scenario whose expected end is a kernel panic says so in a line
+	# "# LUO-VM-EXPECT-PANIC: TEXT" (the guest cannot report after it).
+	expect=$(sed -n 's/^# LUO-VM-EXPECT-PANIC: //p' "$here/scenarios/$name.sh" | head -n1)
+	if [ -n "$expect" ] && [ "$RESULT" = noresult ]; then
+		if grep -qaF -- "$expect" "$console" && grep -qa 'Kernel panic' "$console"; then
+			RESULT=pass
+		else
+			REASON="$REASON; expected a panic after: $expect"
+		fi
 	fi
 	if [ "$RESULT" = pass ]; then
 		tap_ok "$name [${secs}s, $BOOTS boots]"
