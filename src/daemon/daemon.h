@@ -225,6 +225,7 @@ struct json_object *load_handle(struct daemon *d, struct conn *c, struct json_ob
 struct json_object *load_unload(struct daemon *d);
 void load_conn_closed(struct daemon *d, struct conn *c);
 struct json_object *load_status(struct daemon *d);
+bool load_busy(const struct daemon *d);
 void load_done(struct daemon *d);
 
 #endif /* LUOD_DAEMON_H */

@@ -376,8 +376,10 @@ struct json_object *load_handle(struct daemon *d, struct conn *c, struct json_ob
 		return luo_msg_error(EINVAL, "LOAD needs a string member \"cmdline\"");
 	if (strlen(cmdline) >= CMDLINE_MAX)
 		return luo_msg_error(EINVAL, "command line is %zu bytes; at most %d", strlen(cmdline), CMDLINE_MAX - 1);
-	if (d->load && d->load->job)
+	if (load_busy(d))
 		return luo_msg_error(EBUSY, "another LOAD is in progress");
+	if (d->state != D_IDLE)
+		return luo_msg_error(EBUSY, "a live update is in progress: load the next kernel after it");
 	bad = check_file(fds[0], &ksize);
 	if (bad)
 		return luo_msg_error(EINVAL, "kernel image %s: %s", kernel ? kernel : "", bad);
@@ -476,6 +478,17 @@ void load_conn_closed(struct daemon *d, struct conn *c)
 }
 
 /**
+ * load_busy() - is a LOAD being worked on?
+ * @d: the daemon
+ *
+ * Return: true while a worker loads a kernel.
+ */
+bool load_busy(const struct daemon *d)
+{
+	return d->load && d->load->job;
+}
+
+/**
  * load_status() - the LOAD in progress, for STATUS.
  * @d: the daemon
  *
@@ -523,8 +536,10 @@ struct json_object *load_unload(struct daemon *d)
 {
 	int r;
 
-	if (d->load && d->load->job)
+	if (load_busy(d))
 		return luo_msg_error(EBUSY, "a LOAD is in progress");
+	if (d->state != D_IDLE)
+		return luo_msg_error(EBUSY, "a live update is in progress: it needs the loaded kernel");
 	r = kexec_unload();
 	if (r < 0)
 		return luo_msg_error(-r, "unload: %s: %s", strerror(-r), kexec_load_explain(-r));

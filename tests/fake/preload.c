@@ -401,13 +401,14 @@ static size_t ioctl_arg_size(unsigned int nr)
 }
 
 /*
- * A test knob: with LUO_FAKE_PRESERVE_GATE=PATH, PRESERVE_FD waits while
- * PATH exists (after creating PATH.waiting), so a test can let something
- * happen, e.g. an abort, while a client is in the middle of preserving.
+ * Test knobs: with LUO_FAKE_PRESERVE_GATE=PATH, PRESERVE_FD waits while PATH
+ * exists (after creating PATH.waiting), and so does kexec_file_load with
+ * LUO_FAKE_LOAD_GATE=PATH, so a test can let something happen, e.g. an
+ * abort, while a client is in the middle of preserving or luod of loading.
  */
-static void preserve_gate(void)
+static void gate(const char *env)
 {
-	const char *gate = getenv("LUO_FAKE_PRESERVE_GATE");
+	const char *gate = getenv(env);
 	char waiting[PATH_MAX];
 	int fd;
 
@@ -435,7 +436,7 @@ static int fake_ioctl(int fd, unsigned long cmd, void *uarg)
 	else if (ksize)
 		req.copy_err = user_copy_struct(&req.ioctl, ksize, uarg, req.user_size);
 	if (cmd == LIVEUPDATE_SESSION_PRESERVE_FD)
-		preserve_gate();
+		gate("LUO_FAKE_PRESERVE_GATE");
 	if (!req.size_err && !req.copy_err && cmd == LIVEUPDATE_SESSION_PRESERVE_FD &&
 	    fcntl(req.ioctl.preserve.fd, F_GETFD) >= 0)
 		sendfd = req.ioctl.preserve.fd;
@@ -516,6 +517,7 @@ static int fake_kexec_file_load(int kernel_fd, int initrd_fd, unsigned long cmdl
 			if (r < 0)
 				return r;
 		}
+		gate("LUO_FAKE_LOAD_GATE");
 	}
 	return fake_oneshot(&req, &rep);
 }

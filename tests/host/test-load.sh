@@ -298,3 +298,45 @@ test_load_refuses_o_path_and_non_files() {
 	expect_out "$T/o" "EFBIG"
 	[ "$(loaded)" = 0 ] || fail "something was loaded"
 }
+
+# A LOAD and an update exclude each other: luod neither starts an update
+# while a kernel is being loaded, nor loads or unloads one while an update
+# needs it. The fake kexec_file_load waits at a gate, so this is no race.
+test_load_and_update_exclude_each_other() {
+	export LUO_FAKE_LOAD_GATE=$T/load-gate
+	touch "$T/load-gate"
+	luod_start
+	$MKIMG "$T/k"
+	luoctl load "$T/k" --cmdline "liveupdate=on kho=on" >"$T/o" 2>&1 &
+	local lpid=$!
+	eventually '[ -e "$T/load-gate.waiting" ]' || fail "luod never reached kexec_file_load"
+	[ "$(luoctl --json status | json_get loading.kernel)" = "$T/k" ] || fail "STATUS does not show the LOAD"
+	luoctl kexec --force >"$T/x" 2>&1 && fail "an update started during a LOAD"
+	expect_out "$T/x" "EBUSY"
+	expect_out "$T/x" "LOAD in progress"
+	luoctl load "$T/k" --cmdline "x" >"$T/o2" 2>&1 && fail "a second LOAD ran: $(cat "$T/o2")"
+	expect_out "$T/o2" "EBUSY"
+	luoctl unload >"$T/o2" 2>&1 && fail "UNLOAD during LOAD"
+	expect_out "$T/o2" "LOAD is in progress"
+	rm "$T/load-gate"
+	wait "$lpid" || fail "the load failed: $(cat "$T/o")"
+	[ "$(loaded)" = 1 ] || fail "not loaded"
+
+	# Now an update waits for a client that is stuck preserving.
+	touch "$T/gate"
+	LUO_FAKE_PRESERVE_GATE=$T/gate client a --size 64K preserve
+	wait_state a subscribed
+	kexec --timeout 60 &
+	local kpid=$!
+	wait_state a preparing
+	luoctl load "$T/k" --cmdline "liveupdate=on kho=on" >"$T/o" 2>&1 && fail "LOAD during an update"
+	expect_out "$T/o" "EBUSY"
+	expect_out "$T/o" "live update is in progress"
+	luoctl unload >"$T/o" 2>&1 && fail "UNLOAD during an update"
+	expect_out "$T/o" "live update is in progress"
+	[ "$(loaded)" = 1 ] || fail "the loaded kernel went away during the update"
+	rm "$T/gate"
+	wait "$kpid" || fail "the update failed: $(cat "$T/kexec.out")"
+	reboot_done
+	on "$DEMO" --id a --size 64K verify >"$T/v.out" 2>&1 || fail "verify: $(cat "$T/v.out")"
+}
