@@ -212,6 +212,10 @@ test_running_image_must_be_the_running_kernel() {
 }
 
 test_load_does_not_block_the_loop() {
+	# The fake kexec_file_load waits at a gate until the test opens it: the
+	# LOAD is surely still in progress while the test looks.
+	export LUO_FAKE_LOAD_GATE=$T/load-gate
+	touch "$T/load-gate"
 	luod_start_abi "kho-v4 luo-v5 memfd-v2"
 	# 480 MiB of zeros to decompress: a second or more of work for luod.
 	$MKIMG "$T/slow" --abi "kho-v4 luo-v5 memfd-v2" --zeros 480
@@ -231,6 +235,7 @@ test_load_does_not_block_the_loop() {
 	expect_out "$T/o2" "EBUSY"
 	luoctl unload >"$T/o2" 2>&1 && fail "UNLOAD during LOAD"
 	expect_out "$T/o2" "LOAD is in progress"
+	rm "$T/load-gate"
 	wait "$lpid" || fail "the slow load failed: $(cat "$T/o")"
 	expect_out "$T/o" "compatible"
 	[ "$(loaded)" = 1 ] || fail "not loaded"
