@@ -418,6 +418,20 @@ static struct json_object *dispatch(struct daemon *d, struct conn *c, struct jso
 	return luo_msg_error(EOPNOTSUPP, "unknown command '%.64s'", cmd);
 }
 
+/* The peer broke the protocol: say why (best effort), log it (rate-limited) and close. */
+static void conn_protocol_error(struct conn *c, int err)
+{
+	const char *why = err == -EMSGSIZE  ? "message too long"
+			  : err == -EBADMSG ? "malformed message (not one strict JSON object in UTF-8)"
+			  : err == -EPROTO  ? "protocol error in fd passing"
+					    : strerror(-err);
+
+	log_warning_peer("closing connection of pid %d uid %u: %s", (int)c->pid, (unsigned)c->uid, why);
+	if (err == -EMSGSIZE || err == -EBADMSG || err == -EPROTO)
+		conn_send(c, luo_msg_error(-err, "protocol error: %s; closing the connection", why), NULL, 0);
+	conn_close(c, NULL);
+}
+
 static void conn_input(struct conn *c)
 {
 	for (;;) {
@@ -437,19 +451,13 @@ static void conn_input(struct conn *c)
 				return;
 			}
 			if (r < 0) {
-				log_warning("closing connection of pid %d: %s", (int)c->pid,
-					    r == -EMSGSIZE ? "message too long"
-					    : r == -EPROTO ? "protocol error in fd passing"
-							   : strerror(-r));
-				conn_close(c, NULL);
+				conn_protocol_error(c, r);
 				return;
 			}
 			continue;
 		}
 		if (r < 0) {
-			log_warning("closing connection of pid %d: %s", (int)c->pid,
-				    r == -EBADMSG ? "malformed message" : "protocol error in fd passing");
-			conn_close(c, NULL);
+			conn_protocol_error(c, r);
 			return;
 		}
 		reply = dispatch(c->d, c, msg, fds, n_fds);
@@ -504,7 +512,7 @@ static void listen_event(struct watch *w, uint32_t events)
 	if (fd < 0) {
 		if (errno == EMFILE || errno == ENFILE) {
 			/* Stop accepting until a connection goes away, rather than spin. */
-			log_warning("out of file descriptors; not accepting connections for now");
+			log_warning_peer("out of file descriptors; not accepting connections for now");
 			epoll_ctl(d->epfd, EPOLL_CTL_DEL, w->fd, NULL);
 			d->listen_paused = true;
 		}
@@ -515,8 +523,8 @@ static void listen_event(struct watch *w, uint32_t events)
 		return;
 	}
 	if (d->n_conns >= LUOD_MAX_CONNS || (cred.uid != 0 && conns_of_uid(d, cred.uid) >= LUOD_MAX_CONNS_PER_UID)) {
-		log_warning("refusing a connection of pid %d uid %u: too many connections", (int)cred.pid,
-			    (unsigned)cred.uid);
+		log_warning_peer("refusing a connection of pid %d uid %u: too many connections", (int)cred.pid,
+				 (unsigned)cred.uid);
 		close(fd);
 		return;
 	}
