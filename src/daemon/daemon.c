@@ -136,7 +136,7 @@ void conn_close(struct conn *c, const char *why)
 	if (d->watcher == c)
 		d->watcher = NULL;
 	if (c->claim) {
-		log_warning("client %s disconnected before DONE; its session stays claimable", c->claim->id);
+		log_warning_peer("client %s disconnected before DONE; its session stays claimable", c->claim->id);
 		c->claim->claimer = NULL;
 		c->claim = NULL;
 	}
