@@ -1,7 +1,7 @@
 #!/bin/bash
 # The test command: installs what it needs, builds, and runs every tier:
 #   style     clang-format (.clang-format, kernel style) on every C file
-#   unit      unit tests (protocol, client library, command-line builder, test double)
+#   unit      unit tests (protocol, log, client library, command-line builder, test double)
 #   asan      the unit and host tiers again, built with ASan and UBSan
 #   fuzz      the protocol decoder under libFuzzer (clang, ASan, UBSan), 30 s;
 #             the bzImage parser and LUO ABI extractor, 15 s
@@ -109,7 +109,7 @@ fuzz_bzimage() {
 
 unit_tests() {
 	local b=$1
-	for t in "$b"/tests/unit/test-protocol "$b"/tests/unit/test-bzimage "$b"/src/client/test-client "$b"/src/ctl/test-cmdline; do
+	for t in "$b"/tests/unit/test-protocol "$b"/tests/unit/test-log "$b"/tests/unit/test-bzimage "$b"/src/client/test-client "$b"/src/ctl/test-cmdline; do
 		run_tap "$(basename "$t")${2:-}" "$t"
 	done
 	run_tap "fake-kernel${2:-}" tests/fake/test-fake.sh "$b"/tests/fake/luo-fake-kernel \

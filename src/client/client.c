@@ -446,7 +446,7 @@ int luo_client_connect(const char *socket_path, struct luo_client **ret)
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	luo_conn_init(&c->conn, steal_fd(&fd));
+	luo_conn_init_client(&c->conn, steal_fd(&fd));
 	c->ev_tail = &c->ev_head;
 	c->owner = -1;
 	*ret = c;

@@ -200,7 +200,7 @@ int cmd_check(struct ctl *ctl, int argc, char **argv)
 			struct json_object *x = json_object_array_get_idx(c.list, i);
 
 			printf("%-4s  %-9s %s\n", luo_msg_string(x, "status"), luo_msg_string(x, "name"),
-			       luo_msg_string(x, "detail"));
+			       ctl_text(luo_msg_string(x, "detail")));
 		}
 		printf("%s\n", c.failed ? "not ready for a live update" : "ready for a live update");
 	}

@@ -57,7 +57,7 @@ int ctl_conn_open(struct luo_conn *c, const char *path)
 		if (errno != EINTR)
 			return -errno;
 	}
-	luo_conn_init(c, steal_fd(&fd));
+	luo_conn_init_client(c, steal_fd(&fd));
 	return 0;
 }
 

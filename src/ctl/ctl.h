@@ -116,6 +116,7 @@ int ctl_request(struct ctl *ctl, struct json_object *cmd, const int *fds, size_t
 struct json_object *ctl_cmd_new(const char *name);
 int ctl_run_simple(struct ctl *ctl, struct json_object *req, const char *done);
 int ctl_fetch_status(struct ctl *ctl, struct json_object **reply);
+const char *ctl_text(const char *s);
 void ctl_print_json(struct json_object *obj);
 void ctl_print_json_line(struct json_object *obj);
 void ctl_print_reply_json(struct json_object *reply);

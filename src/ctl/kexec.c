@@ -64,7 +64,7 @@ static const char *join_ids(char *buf, size_t len, struct json_object *arr)
 	for (size_t i = 0; arr && i < json_object_array_length(arr) && off < len; i++) {
 		const char *id = json_object_get_string(json_object_array_get_idx(arr, i));
 
-		off += snprintf(buf + off, len - off, "%s%s", i ? ", " : "", id ? id : "?");
+		off += snprintf(buf + off, len - off, "%s%s", i ? ", " : "", id ? ctl_text(id) : "?");
 	}
 	return buf;
 }
@@ -126,7 +126,7 @@ static void on_progress(struct follow *f, struct json_object *ev)
 	if (id && (int)strlen(id) + 1 > f->id_width)
 		f->id_width = (int)strlen(id) + 1;
 	snprintf(label, sizeof(label), "%s:", id ? id : "?");
-	printf("  %-*s %-9s  %s\n", f->id_width, label, state ? state : "?",
+	printf("  %-*s %-9s  %s\n", f->id_width, ctl_text(label), state ? ctl_text(state) : "?",
 	       ctl_format_duration(t, sizeof(t), ctl_now_ms() - f->t0));
 }
 

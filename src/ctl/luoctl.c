@@ -3,7 +3,10 @@
  * luoctl's entry point and its edge: global options, the command table,
  * option parsing shared by the commands, the socket choice, and every
  * message for people about errors (luod's refusals, an unreachable luod,
- * usage), with hints. Also the version command.
+ * usage), with hints. Also the version command, and the output helpers:
+ * every text from luod reaches the terminal through ctl_text() (or
+ * ctl_kv(), ctl_error(), a table cell, which escape what they print), so
+ * a control character in it is shown escaped, never obeyed.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,6 +18,7 @@
 
 #include "config.h"
 #include "ctl.h"
+#include "text.h"
 #include "util.h"
 
 static const struct ctl_cmd commands[] = {
@@ -91,13 +95,59 @@ void ctl_cmd_help(const struct ctl *ctl)
 	       "  -h, --help        show this help\n\nSee luoctl(8).\n");
 }
 
+/**
+ * ctl_text() - a text from luod, safe to print on a terminal.
+ * @s: the text, or NULL
+ *
+ * Control characters (newline, ESC, DEL, C1 ...) and bytes that are not
+ * UTF-8 are escaped (src/shared/text.c). The result stays valid until
+ * seven more escaped texts were asked for: use it in the next print.
+ *
+ * Return: @s itself when nothing needed escaping, the escaped copy, NULL
+ * for NULL, or "?" without memory.
+ */
+const char *ctl_text(const char *s)
+{
+	static char *ring[8];
+	static unsigned next;
+	size_t len, size;
+	char *e;
+
+	if (!s)
+		return NULL;
+	len = strlen(s);
+	size = luo_text_escape(NULL, 0, s, len);
+	if (size == len)
+		return s;
+	e = malloc(size + 1);
+	if (!e)
+		return "?";
+	luo_text_escape(e, size + 1, s, len);
+	free(ring[next]);
+	ring[next] = e;
+	next = (next + 1) % ARRAY_SIZE(ring);
+	return e;
+}
+
+/* Print a formatted line, its text escaped as by ctl_text(). */
+static void vprint_escaped(FILE *f, const char *fmt, va_list ap)
+{
+	_cleanup_free_ char *text = NULL;
+
+	if (vasprintf(&text, fmt, ap) < 0) {
+		fputs("?\n", f);
+		return;
+	}
+	fputs(ctl_text(text), f);
+	fputc('\n', f);
+}
+
 static void vmessage(const struct ctl *ctl, const char *fmt, va_list ap)
 {
 	fputs("luoctl: ", stderr);
 	if (ctl && ctl->cmd)
 		fprintf(stderr, "%s: ", ctl->cmd);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vprint_escaped(stderr, fmt, ap);
 }
 
 /**
@@ -124,9 +174,8 @@ void ctl_hint(const char *fmt, ...)
 
 	fputs("hint: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vprint_escaped(stderr, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 /**
@@ -420,7 +469,7 @@ int ctl_run_simple(struct ctl *ctl, struct json_object *req, const char *done)
 	if (ctl->json)
 		ctl_print_reply_json(reply);
 	else
-		printf("%s\n", done);
+		printf("%s\n", ctl_text(done));
 	return CTL_EXIT_OK;
 }
 
@@ -439,6 +488,33 @@ struct json_object *ctl_cmd_new(const char *name)
 	return o;
 }
 
+/*
+ * Print JSON text and a newline. json-c escapes C0 controls; DEL and C1
+ * controls, which a terminal may obey too, become \u escapes here, and a
+ * byte that is not UTF-8 (only from a local string: luod's are checked)
+ * becomes \ufffd, so the output is valid JSON that is safe on a terminal.
+ */
+static void put_json(const char *s)
+{
+	size_t len = s ? strlen(s) : 0;
+
+	for (size_t i = 0; i < len;) {
+		size_t n = luo_utf8_char(s + i, len - i);
+		unsigned char ch = s[i];
+
+		if (n == 0)
+			fputs("\\ufffd", stdout);
+		else if (ch == 0x7f)
+			fputs("\\u007f", stdout);
+		else if (n == 2 && ch == 0xc2 && (unsigned char)s[i + 1] < 0xa0)
+			printf("\\u%04x", (unsigned char)s[i + 1]);
+		else
+			fwrite(s + i, 1, n, stdout);
+		i += n ? n : 1;
+	}
+	putchar('\n');
+}
+
 /**
  * ctl_print_json() - print a JSON value on stdout.
  * @obj: the value
@@ -452,7 +528,7 @@ void ctl_print_json(struct json_object *obj)
 	if (isatty(STDOUT_FILENO) &&
 	    !(json_object_is_type(obj, json_type_object) && json_object_object_length(obj) == 0))
 		flags |= JSON_C_TO_STRING_PRETTY;
-	puts(json_object_to_json_string_ext(obj, flags));
+	put_json(json_object_to_json_string_ext(obj, flags));
 }
 
 /**
@@ -461,7 +537,7 @@ void ctl_print_json(struct json_object *obj)
  */
 void ctl_print_json_line(struct json_object *obj)
 {
-	puts(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+	put_json(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
 /**
@@ -477,7 +553,7 @@ void ctl_print_reply_json(struct json_object *reply)
 /**
  * ctl_kv() - print "key:" padded to CTL_KEY_WIDTH, then the value.
  * @key: the key, without the colon
- * @fmt: printf format of the value
+ * @fmt: printf format of the value; the value is escaped as by ctl_text()
  */
 void ctl_kv(const char *key, const char *fmt, ...)
 {
@@ -487,9 +563,8 @@ void ctl_kv(const char *key, const char *fmt, ...)
 	snprintf(label, sizeof(label), "%s:", key);
 	printf("%-*s", CTL_KEY_WIDTH, label);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	vprint_escaped(stdout, fmt, ap);
 	va_end(ap);
-	putchar('\n');
 }
 
 /**
@@ -582,7 +657,7 @@ int cmd_version(struct ctl *ctl, int argc, char **argv)
 
 	printf("luoctl %s (protocol %d)\n", PACKAGE_VERSION, LUO_PROTO_VERSION);
 	if (daemon)
-		printf("luod   %s (protocol %lld)\n", daemon, (long long)proto);
+		printf("luod   %s (protocol %lld)\n", ctl_text(daemon), (long long)proto);
 	else if (r < 0)
 		printf("luod   not reachable at %s: %s\n", ctl->socket, strerror(-r));
 	else

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "text.h"
 #include "util.h"
 
 struct ctl_table {
@@ -43,7 +44,7 @@ struct ctl_table *ctl_table_new(size_t n_cols, const char *const *headers)
 /**
  * ctl_table_add() - append a row.
  * @t: the table
- * @cells: n_cols strings (copied); NULL prints as "-"
+ * @cells: n_cols strings (copied, escaped as by ctl_text()); NULL prints as "-"
  *
  * Return: 0 or -ENOMEM.
  */
@@ -61,7 +62,7 @@ int ctl_table_add(struct ctl_table *t, const char *const *cells)
 		t->cap = cap;
 	}
 	for (size_t i = 0; i < t->n_cols; i++) {
-		t->cells[base + i] = strdup(cells[i] ? cells[i] : "-");
+		t->cells[base + i] = luo_text_escape_dup(cells[i] ? cells[i] : "-");
 		if (!t->cells[base + i]) {
 			for (size_t j = 0; j < i; j++)
 				free(t->cells[base + j]);

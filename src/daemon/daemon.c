@@ -163,7 +163,7 @@ void conn_close(struct conn *c, const char *why)
 	if (d->watcher == c)
 		d->watcher = NULL;
 	if (c->claim) {
-		log_warning("client %s disconnected before DONE; its session stays claimable", c->claim->id);
+		log_warning_peer("client %s disconnected before DONE; its session stays claimable", c->claim->id);
 		c->claim->claimer = NULL;
 		c->claim = NULL;
 	}
@@ -284,7 +284,7 @@ static struct json_object *cmd_subscribe(struct daemon *d, struct conn *c, struc
 	if (d->n_subs >= LUOD_MAX_SUBS)
 		return luo_msg_error(ENOSPC, "too many subscribed clients (limit %d)", LUOD_MAX_SUBS);
 	if (fd_budget(d, c->uid, 1, why, sizeof(why)) < 0) {
-		log_warning("refusing to subscribe '%s' of pid %d: %s", id, (int)c->pid, why);
+		log_warning_peer("refusing to subscribe '%s' of pid %d: %s", id, (int)c->pid, why);
 		return luo_msg_error(EMFILE, "%s", why);
 	}
 
@@ -631,10 +631,24 @@ static bool conn_over_budget(struct conn *c)
 
 	if (fd_budget(c->d, c->uid, 0, why, sizeof(why)) == 0)
 		return false;
-	log_warning("closing a connection of pid %d: %s", (int)c->pid, why);
+	log_warning_peer("closing a connection of pid %d: %s", (int)c->pid, why);
 	conn_send(c, luo_msg_error(EMFILE, "%s", why), NULL, 0);
 	conn_close(c, NULL);
 	return true;
+}
+
+/* The peer broke the protocol: say why (best effort), log it (rate-limited) and close. */
+static void conn_protocol_error(struct conn *c, int err)
+{
+	const char *why = err == -EMSGSIZE  ? "message too long"
+			  : err == -EBADMSG ? "malformed message (not one strict JSON object in UTF-8)"
+			  : err == -EPROTO  ? "protocol error in fd passing"
+					    : strerror(-err);
+
+	log_warning_peer("closing connection of pid %d uid %u: %s", (int)c->pid, (unsigned)c->uid, why);
+	if (err == -EMSGSIZE || err == -EBADMSG || err == -EPROTO)
+		conn_send(c, luo_msg_error(-err, "protocol error: %s; closing the connection", why), NULL, 0);
+	conn_close(c, NULL);
 }
 
 /*
@@ -675,11 +689,7 @@ static void conn_input(struct conn *c)
 				return;
 			}
 			if (r < 0) {
-				log_warning("closing connection of pid %d: %s", (int)c->pid,
-					    r == -EMSGSIZE ? "message too long"
-					    : r == -EPROTO ? "protocol error in fd passing"
-							   : strerror(-r));
-				conn_close(c, NULL);
+				conn_protocol_error(c, r);
 				return;
 			}
 			if (c->lc.n_in_fds && conn_over_budget(c))
@@ -687,9 +697,7 @@ static void conn_input(struct conn *c)
 			continue;
 		}
 		if (r < 0) {
-			log_warning("closing connection of pid %d: %s", (int)c->pid,
-				    r == -EBADMSG ? "malformed message" : "protocol error in fd passing");
-			conn_close(c, NULL);
+			conn_protocol_error(c, r);
 			return;
 		}
 		reply = dispatch(c->d, c, msg, fds, n_fds);
@@ -752,7 +760,7 @@ static void refuse(int fd, const struct ucred *cred, int err, const char *why)
 	_cleanup_json_ struct json_object *msg = luo_msg_error(err, "%s", why);
 	const char *s = msg ? json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN) : NULL;
 
-	log_warning("refusing a connection of pid %d uid %u: %s", (int)cred->pid, (unsigned)cred->uid, why);
+	log_warning_peer("refusing a connection of pid %d uid %u: %s", (int)cred->pid, (unsigned)cred->uid, why);
 	if (s && send(fd, s, strlen(s), MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
 		send(fd, "\n", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 	close(fd);
@@ -773,7 +781,7 @@ static bool accept_one(struct daemon *d, struct watch *w)
 	if (fd < 0) {
 		if (errno == EMFILE || errno == ENFILE) {
 			/* Stop accepting until a connection goes away, rather than spin. */
-			log_warning("out of file descriptors; not accepting connections for now");
+			log_warning_peer("out of file descriptors; not accepting connections for now");
 			epoll_ctl(d->epfd, EPOLL_CTL_DEL, w->fd, NULL);
 			d->listen_paused = true;
 		}

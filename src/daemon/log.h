@@ -2,6 +2,7 @@
 #ifndef LUOD_LOG_H
 #define LUOD_LOG_H
 
+#include <stdint.h>
 #include <syslog.h>
 
 extern int log_max_priority;
@@ -13,5 +14,31 @@ void log_msg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 #define log_notice(...) log_msg(LOG_NOTICE, __VA_ARGS__)
 #define log_warning(...) log_msg(LOG_WARNING, __VA_ARGS__)
 #define log_error(...) log_msg(LOG_ERR, __VA_ARGS__)
+
+/* A call site logs at most this many lines per interval. */
+#define LOG_RATELIMIT_BURST 10
+#define LOG_RATELIMIT_INTERVAL_MS 5000
+
+/**
+ * struct log_ratelimit - the rate limit of one call site.
+ * @begin_ms: start of the current interval (monotonic); 0 before the first line
+ * @printed: lines written in it
+ * @suppressed: lines dropped in it
+ */
+struct log_ratelimit {
+	uint64_t begin_ms;
+	unsigned printed;
+	unsigned suppressed;
+};
+
+void log_msg_ratelimited(struct log_ratelimit *rl, int prio, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* A warning a peer can cause at will (a malformed message, a connection too many). */
+#define log_warning_peer(...)                                        \
+	do {                                                         \
+		static struct log_ratelimit _rl;                     \
+		log_msg_ratelimited(&_rl, LOG_WARNING, __VA_ARGS__); \
+	} while (0)
 
 #endif /* LUOD_LOG_H */

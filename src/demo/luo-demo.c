@@ -26,6 +26,8 @@
 
 #include "config.h"
 #include "luo-client.h"
+#include "text.h"
+#include "util.h"
 
 enum {
 	EXIT_OK = 0,
@@ -73,11 +75,27 @@ static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The id as given on the command line, escaped (it is checked only later). */
+static const char *esc_id(void)
+{
+	static char buf[4 * 64 + 1];
+
+	if (!arg.id)
+		return "?";
+	luo_text_escape(buf, sizeof(buf), arg.id, strlen(arg.id));
+	return buf;
+}
+
+/* One line; what it quotes (luod's texts, the id) is escaped: never a terminal command. */
 static void vline(FILE *f, const char *fmt, va_list ap)
 {
-	fprintf(f, "luo-demo[%s]: ", arg.id ? arg.id : "?");
-	vfprintf(f, fmt, ap);
-	fputc('\n', f);
+	_cleanup_free_ char *text = NULL, *esc = NULL;
+
+	if (vasprintf(&text, fmt, ap) < 0 || !(esc = luo_text_escape_dup(text))) {
+		fputs("luo-demo: out of memory\n", f);
+		return;
+	}
+	fprintf(f, "luo-demo[%s]: %s\n", esc_id(), esc);
 	fflush(f);
 }
 

@@ -2,7 +2,9 @@
 /*
  * Owns the luod wire format: framing (one JSON object per line), fd passing
  * (SCM_RIGHTS; every message that carries fds says how many in "fds"), the
- * protocol limits, and the small builders and getters for messages.
+ * protocol limits, the strict decoder and the encoder (both guarantee
+ * UTF-8, so no handler has to care), and the small builders and getters
+ * for messages.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "protocol.h"
+#include "text.h"
 #include "util.h"
 
 struct luo_out {
@@ -27,11 +30,29 @@ struct luo_out {
  * luo_conn_init() - set up a connection around a connected socket.
  * @c: the connection
  * @fd: the socket; @c owns it from now on
+ *
+ * This is luod's side: it receives commands (up to LUO_PROTO_MAX_LINE
+ * bytes) and sends replies and events (up to LUO_PROTO_MAX_LUOD_LINE).
  */
 void luo_conn_init(struct luo_conn *c, int fd)
 {
-	*c = (struct luo_conn){ .fd = fd };
+	*c = (struct luo_conn){ .fd = fd, .max_in = LUO_PROTO_MAX_LINE, .max_out = LUO_PROTO_MAX_LUOD_LINE };
 	c->out_tail = &c->out_head;
+}
+
+/**
+ * luo_conn_init_client() - set up a connection to luod around a connected socket.
+ * @c: the connection
+ * @fd: the socket; @c owns it from now on
+ *
+ * As luo_conn_init(), for the other side: it receives messages from luod
+ * (up to LUO_PROTO_MAX_LUOD_LINE) and sends commands (up to LUO_PROTO_MAX_LINE).
+ */
+void luo_conn_init_client(struct luo_conn *c, int fd)
+{
+	luo_conn_init(c, fd);
+	c->max_in = LUO_PROTO_MAX_LUOD_LINE;
+	c->max_out = LUO_PROTO_MAX_LINE;
 }
 
 static void out_free(struct luo_out *o)
@@ -86,11 +107,11 @@ int luo_conn_read(struct luo_conn *c)
 	int r = 0;
 
 	if (!c->in) {
-		c->in = malloc(LUO_PROTO_MAX_LINE);
+		c->in = malloc(c->max_in);
 		if (!c->in)
 			return -ENOMEM;
 	}
-	room = LUO_PROTO_MAX_LINE - c->in_len;
+	room = c->max_in - c->in_len;
 	if (room == 0)
 		return -EMSGSIZE;
 	iov = (struct iovec){ .iov_base = c->in + c->in_len, .iov_len = room };
@@ -125,25 +146,381 @@ int luo_conn_read(struct luo_conn *c)
 	return 0;
 }
 
+/*
+ * The strict decoder. json-c's tokener is lenient even in strict mode (it
+ * has accepted comments, single quotes, NaN and trailing commas in some
+ * release or other), so every line is first checked here against RFC 8259
+ * and the protocol's own rules, and only then handed to json-c to build
+ * the objects:
+ * - the grammar of RFC 8259 exactly: no comments, single quotes, trailing
+ *   commas, NaN/Infinity, leading zeros, hex numbers, bare words, control
+ *   characters in strings or unknown escapes;
+ * - UTF-8 (RFC 8259 section 8.1): the raw bytes are well-formed, and a
+ *   \u escape is a scalar value (surrogates only as a proper pair);
+ * - no NUL in any string, raw or as \u0000: C sees a string up to its NUL,
+ *   so "VERSION\u0000x" would otherwise run VERSION;
+ * - no duplicate member names in an object: which one wins differs between
+ *   implementations (RFC 8259 section 4), so it is refused;
+ * - at most LUO_PROTO_MAX_DEPTH nested arrays and objects.
+ */
+struct strict {
+	const char *p, *end;
+	char *names; /* decoded member names of the open objects */
+	size_t names_len; /* bytes used in names */
+	struct name_span {
+		size_t off, len;
+	} * spans; /* one per member name of the open objects */
+	size_t n_spans, cap_spans;
+};
+
+static int strict_value(struct strict *s, unsigned depth);
+
+static void strict_ws(struct strict *s)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\r' || *s->p == '\n'))
+		s->p++;
+}
+
+static int hex4(const char *p, const char *end, unsigned *out)
+{
+	unsigned v = 0;
+
+	if (end - p < 4)
+		return -EBADMSG;
+	for (int i = 0; i < 4; i++) {
+		char ch = p[i];
+
+		v <<= 4;
+		if (ch >= '0' && ch <= '9')
+			v |= ch - '0';
+		else if (ch >= 'a' && ch <= 'f')
+			v |= ch - 'a' + 10;
+		else if (ch >= 'A' && ch <= 'F')
+			v |= ch - 'A' + 10;
+		else
+			return -EBADMSG;
+	}
+	*out = v;
+	return 0;
+}
+
+/* A string; with @out (room for as many bytes as the raw string has) it is decoded there. */
+static int strict_string(struct strict *s, char *out, size_t *out_len)
+{
+	size_t o = 0;
+
+	if (s->p >= s->end || *s->p != '"')
+		return -EBADMSG;
+	s->p++;
+	for (;;) {
+		unsigned char ch;
+		unsigned cp;
+		size_t n;
+
+		if (s->p >= s->end)
+			return -EBADMSG;
+		ch = *s->p;
+		if (ch == '"')
+			break;
+		if (ch < 0x20)
+			return -EBADMSG; /* NUL and other controls must be escaped (and NUL never is) */
+		if (ch != '\\') {
+			n = luo_utf8_char(s->p, s->end - s->p);
+			if (!n)
+				return -EBADMSG;
+			if (out)
+				memcpy(out + o, s->p, n);
+			o += n;
+			s->p += n;
+			continue;
+		}
+		if (s->end - s->p < 2)
+			return -EBADMSG;
+		ch = s->p[1];
+		s->p += 2;
+		switch (ch) {
+		case '"':
+		case '\\':
+		case '/':
+			cp = ch;
+			break;
+		case 'b':
+			cp = '\b';
+			break;
+		case 'f':
+			cp = '\f';
+			break;
+		case 'n':
+			cp = '\n';
+			break;
+		case 'r':
+			cp = '\r';
+			break;
+		case 't':
+			cp = '\t';
+			break;
+		case 'u':
+			if (hex4(s->p, s->end, &cp) < 0)
+				return -EBADMSG;
+			s->p += 4;
+			if (cp >= 0xdc00 && cp <= 0xdfff)
+				return -EBADMSG; /* a low surrogate alone */
+			if (cp >= 0xd800 && cp <= 0xdbff) {
+				unsigned lo;
+
+				if (s->end - s->p < 6 || s->p[0] != '\\' || s->p[1] != 'u' ||
+				    hex4(s->p + 2, s->end, &lo) < 0 || lo < 0xdc00 || lo > 0xdfff)
+					return -EBADMSG; /* a high surrogate without its low half */
+				s->p += 6;
+				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+			}
+			if (cp == 0)
+				return -EBADMSG;
+			break;
+		default:
+			return -EBADMSG;
+		}
+		/* Encoded as UTF-8, an escape is never longer than itself. */
+		if (out) {
+			if (cp < 0x80) {
+				out[o] = (char)cp;
+			} else if (cp < 0x800) {
+				out[o] = (char)(0xc0 | cp >> 6);
+				out[o + 1] = (char)(0x80 | (cp & 0x3f));
+			} else if (cp < 0x10000) {
+				out[o] = (char)(0xe0 | cp >> 12);
+				out[o + 1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+				out[o + 2] = (char)(0x80 | (cp & 0x3f));
+			} else {
+				out[o] = (char)(0xf0 | cp >> 18);
+				out[o + 1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+				out[o + 2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+				out[o + 3] = (char)(0x80 | (cp & 0x3f));
+			}
+		}
+		o += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+	}
+	s->p++;
+	if (out_len)
+		*out_len = o;
+	return 0;
+}
+
+static bool is_digit(const struct strict *s)
+{
+	return s->p < s->end && *s->p >= '0' && *s->p <= '9';
+}
+
+/* -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)? */
+static int strict_number(struct strict *s)
+{
+	if (s->p < s->end && *s->p == '-')
+		s->p++;
+	if (!is_digit(s))
+		return -EBADMSG;
+	if (*s->p++ != '0')
+		while (is_digit(s))
+			s->p++;
+	if (s->p < s->end && *s->p == '.') {
+		s->p++;
+		if (!is_digit(s))
+			return -EBADMSG;
+		while (is_digit(s))
+			s->p++;
+	}
+	if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+		s->p++;
+		if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+			s->p++;
+		if (!is_digit(s))
+			return -EBADMSG;
+		while (is_digit(s))
+			s->p++;
+	}
+	return 0;
+}
+
+static int strict_word(struct strict *s, const char *w)
+{
+	size_t n = strlen(w);
+
+	if ((size_t)(s->end - s->p) < n || memcmp(s->p, w, n))
+		return -EBADMSG;
+	s->p += n;
+	return 0;
+}
+
+static int name_cmp(const void *a, const void *b, void *names)
+{
+	const struct name_span *x = a, *y = b;
+	int r = memcmp((char *)names + x->off, (char *)names + y->off, x->len < y->len ? x->len : y->len);
+
+	return r ? r : (x->len > y->len) - (x->len < y->len);
+}
+
+static int strict_object(struct strict *s, unsigned depth)
+{
+	size_t first = s->n_spans, names_start = s->names_len;
+	int r;
+
+	s->p++;
+	strict_ws(s);
+	if (s->p < s->end && *s->p == '}') {
+		s->p++;
+		return 0;
+	}
+	for (;;) {
+		size_t len;
+
+		strict_ws(s);
+		if (s->n_spans == s->cap_spans) {
+			size_t cap = s->cap_spans ? 2 * s->cap_spans : 16;
+			struct name_span *n = reallocarray(s->spans, cap, sizeof(*n));
+
+			if (!n)
+				return -ENOMEM;
+			s->spans = n;
+			s->cap_spans = cap;
+		}
+		r = strict_string(s, s->names + s->names_len, &len);
+		if (r < 0)
+			return r;
+		s->spans[s->n_spans++] = (struct name_span){ .off = s->names_len, .len = len };
+		s->names_len += len;
+		strict_ws(s);
+		if (s->p >= s->end || *s->p != ':')
+			return -EBADMSG;
+		s->p++;
+		r = strict_value(s, depth);
+		if (r < 0)
+			return r;
+		strict_ws(s);
+		if (s->p < s->end && *s->p == ',') {
+			s->p++;
+			continue;
+		}
+		if (s->p < s->end && *s->p == '}')
+			break;
+		return -EBADMSG;
+	}
+	s->p++;
+	qsort_r(s->spans + first, s->n_spans - first, sizeof(*s->spans), name_cmp, s->names);
+	for (size_t i = first + 1; i < s->n_spans; i++)
+		if (!name_cmp(&s->spans[i - 1], &s->spans[i], s->names))
+			return -EBADMSG;
+	s->n_spans = first;
+	s->names_len = names_start;
+	return 0;
+}
+
+static int strict_array(struct strict *s, unsigned depth)
+{
+	int r;
+
+	s->p++;
+	strict_ws(s);
+	if (s->p < s->end && *s->p == ']') {
+		s->p++;
+		return 0;
+	}
+	for (;;) {
+		r = strict_value(s, depth);
+		if (r < 0)
+			return r;
+		strict_ws(s);
+		if (s->p < s->end && *s->p == ',') {
+			s->p++;
+			continue;
+		}
+		if (s->p < s->end && *s->p == ']')
+			break;
+		return -EBADMSG;
+	}
+	s->p++;
+	return 0;
+}
+
+static int strict_value(struct strict *s, unsigned depth)
+{
+	strict_ws(s);
+	if (s->p >= s->end)
+		return -EBADMSG;
+	switch (*s->p) {
+	case '{':
+		return depth >= LUO_PROTO_MAX_DEPTH ? -EBADMSG : strict_object(s, depth + 1);
+	case '[':
+		return depth >= LUO_PROTO_MAX_DEPTH ? -EBADMSG : strict_array(s, depth + 1);
+	case '"':
+		return strict_string(s, NULL, NULL);
+	case 't':
+		return strict_word(s, "true");
+	case 'f':
+		return strict_word(s, "false");
+	case 'n':
+		return strict_word(s, "null");
+	default:
+		return strict_number(s);
+	}
+}
+
+/**
+ * luo_proto_check() - whether a line is one message in the strict protocol syntax.
+ * @line: the bytes, without the newline
+ * @len: their number
+ *
+ * See the comment above for what is refused.
+ *
+ * Return: 0, -EBADMSG if it is not, or -ENOMEM.
+ */
+int luo_proto_check(const char *line, size_t len)
+{
+	struct strict s = { .p = line, .end = line + len };
+	int r;
+
+	strict_ws(&s);
+	if (s.p >= s.end || *s.p != '{')
+		return -EBADMSG;
+	/* Decoded names are never longer than the line. */
+	s.names = malloc(len);
+	if (!s.names)
+		return -ENOMEM;
+	r = strict_value(&s, 0);
+	free(s.names);
+	free(s.spans);
+	if (r < 0)
+		return r;
+	strict_ws(&s);
+	return s.p == s.end ? 0 : -EBADMSG;
+}
+
 /**
  * luo_proto_parse() - decode one line into a JSON object.
  * @line: the bytes, without the newline
  * @len: their number
  * @msg: receives the object
  *
- * Return: 0, or -EBADMSG if it is not exactly one JSON object.
+ * Only what luo_proto_check() accepts is decoded: every string in @msg is
+ * then well-formed UTF-8 without NUL, every member name is unique.
+ *
+ * Return: 0, -EBADMSG if it is not exactly one JSON object in the strict
+ * protocol syntax, or -ENOMEM.
  */
 int luo_proto_parse(const char *line, size_t len, struct json_object **msg)
 {
 	struct json_tokener *tok;
 	struct json_object *obj;
 	size_t end;
+	int r;
 
 	if (len > INT32_MAX || memchr(line, '\0', len))
 		return -EBADMSG;
+	r = luo_proto_check(line, len);
+	if (r < 0)
+		return r;
 	tok = json_tokener_new();
 	if (!tok)
 		return -ENOMEM;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	obj = json_tokener_parse_ex(tok, line, (int)len);
 	end = json_tokener_get_parse_end(tok);
 	if (obj && json_tokener_get_error(tok) == json_tokener_success) {
@@ -217,6 +594,72 @@ int luo_conn_next(struct luo_conn *c, struct json_object **msg, int *fds, size_t
 	return 1;
 }
 
+/*
+ * json-c copies the bytes of a string as they are: the text of a message
+ * is made well-formed UTF-8 here, whatever its strings hold (an image's
+ * version string, a truncated error text), by replacing each byte that
+ * starts no character with U+FFFD. A NUL escape (only from a string built
+ * with its length) becomes U+FFFD too: the strict decoder refuses \u0000.
+ */
+static char *utf8_repair(const char *s, size_t len, size_t *out_len)
+{
+	char *out = malloc(3 * len + 1), *o = out;
+	size_t i = 0;
+
+	if (!out)
+		return NULL;
+	while (i < len) {
+		size_t n = luo_utf8_char(s + i, len - i);
+
+		if (s[i] == '\\' && i + 1 < len) {
+			if (len - i >= 6 && !memcmp(s + i, "\\u0000", 6)) {
+				o = mempcpy(o, "\\ufffd", 6);
+				i += 6;
+			} else {
+				o = mempcpy(o, s + i, 2);
+				i += 2;
+			}
+		} else if (n == 0) {
+			o = mempcpy(o, "\xef\xbf\xbd", 3);
+			i++;
+		} else {
+			o = mempcpy(o, s + i, n);
+			i += n;
+		}
+	}
+	*o = '\0';
+	*out_len = o - out;
+	return out;
+}
+
+/**
+ * luo_proto_encode() - the wire form of a message.
+ * @msg: the message
+ * @out: receives the text, NUL-terminated, without the newline (free() it)
+ * @len: receives its length
+ *
+ * The text is always well-formed UTF-8 that luo_proto_parse() accepts:
+ * invalid bytes in strings become U+FFFD.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int luo_proto_encode(struct json_object *msg, char **out, size_t *len)
+{
+	const char *s = json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	size_t n;
+
+	if (!s)
+		return -ENOMEM;
+	n = strlen(s);
+	if (luo_utf8_valid(s, n) && !strstr(s, "\\u0000")) {
+		*out = strdup(s);
+		*len = n;
+	} else {
+		*out = utf8_repair(s, n, len);
+	}
+	return *out ? 0 : -ENOMEM;
+}
+
 /**
  * luo_conn_queue() - queue a message for sending.
  * @c: the connection
@@ -224,24 +667,25 @@ int luo_conn_next(struct luo_conn *c, struct json_object **msg, int *fds, size_t
  * @fds: fds to send with it; they are duplicated, the caller keeps its own
  * @n_fds: their number, at most LUO_PROTO_MAX_FDS
  *
- * Return: 0, -EMSGSIZE if the encoded message exceeds the line limit,
- * -ENOBUFS if the peer has let too much output pile up, or -errno.
+ * Return: 0, -EMSGSIZE if the encoded message exceeds the limit of this
+ * side (LUO_PROTO_MAX_LINE for commands, LUO_PROTO_MAX_LUOD_LINE from
+ * luod), -ENOBUFS if the peer has let too much output pile up, or -errno.
  */
 int luo_conn_queue(struct luo_conn *c, struct json_object *msg, const int *fds, size_t n_fds)
 {
+	_cleanup_free_ char *s = NULL;
 	struct luo_out *o;
-	const char *s;
 	size_t len;
+	int r;
 
 	if (n_fds > LUO_PROTO_MAX_FDS)
 		return -EINVAL;
 	if (n_fds)
 		json_object_object_add(msg, "fds", json_object_new_int((int)n_fds));
-	s = json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (!s)
-		return -ENOMEM;
-	len = strlen(s);
-	if (len + 1 > LUO_PROTO_MAX_LINE)
+	r = luo_proto_encode(msg, &s, &len);
+	if (r < 0)
+		return r;
+	if (len + 1 > c->max_out)
 		return -EMSGSIZE;
 	if (c->out_bytes + len + 1 > LUO_PROTO_MAX_OUTPUT)
 		return -ENOBUFS;
@@ -375,7 +819,7 @@ struct json_object *luo_msg_ok(void)
 /**
  * luo_msg_error() - a new error reply, {"ok":false,"error":TEXT,"errno":N}.
  * @err: a positive errno value
- * @fmt: printf format of the text
+ * @fmt: printf format of the text; it is cut to 1023 bytes (at a character)
  *
  * Return: the object, or NULL without memory.
  */
@@ -384,12 +828,16 @@ struct json_object *luo_msg_error(int err, const char *fmt, ...)
 	struct json_object *o = json_object_new_object();
 	char text[1024];
 	va_list ap;
+	int n;
 
 	if (!o)
 		return NULL;
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	n = vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	/* A long text is cut at a character, not inside one. */
+	if (n >= (int)sizeof(text))
+		text[luo_utf8_trim(text, sizeof(text) - 1)] = '\0';
 	json_object_object_add(o, "ok", json_object_new_boolean(0));
 	json_object_object_add(o, "error", json_object_new_string(text));
 	json_object_object_add(o, "errno", json_object_new_int(err));

@@ -15,8 +15,18 @@
 #include <json-c/json.h>
 
 #define LUO_PROTO_VERSION 1
-/* A message, its newline included, is at most this long. */
+/* A command (a message to luod), its newline included, is at most this long. */
 #define LUO_PROTO_MAX_LINE 65536
+/*
+ * A message from luod, its newline included, is at most this long: a STATUS
+ * at the maxima (LUOD_MAX_SUBS clients, as many carried sessions, the loaded
+ * kernel from a LUO_PROTO_MAX_LINE LOAD) or an ABORTED event quoting a reason
+ * as long as a command can carry must fit. tests/unit/test-protocol.c
+ * computes the worst case.
+ */
+#define LUO_PROTO_MAX_LUOD_LINE (1024 * 1024)
+/* Arrays and objects nest at most this deep in a message. */
+#define LUO_PROTO_MAX_DEPTH 16
 /* At most this many fds travel with one message. */
 #define LUO_PROTO_MAX_FDS 8
 /* A client id: 1..LUO_ID_MAX bytes of [A-Za-z0-9._-]. */
@@ -37,6 +47,8 @@ struct luo_out;
  * @in: bytes received and not yet consumed
  * @in_fds: fds received and not yet handed to a message, in arrival order
  * @out_head: queued output, each chunk with the fds it carries
+ * @max_in: longest message accepted, newline included
+ * @max_out: longest message sent, newline included
  */
 struct luo_conn {
 	int fd;
@@ -47,9 +59,12 @@ struct luo_conn {
 	struct luo_out *out_head;
 	struct luo_out **out_tail;
 	size_t out_bytes;
+	size_t max_in;
+	size_t max_out;
 };
 
 void luo_conn_init(struct luo_conn *c, int fd);
+void luo_conn_init_client(struct luo_conn *c, int fd);
 void luo_conn_release(struct luo_conn *c);
 int luo_conn_read(struct luo_conn *c);
 int luo_conn_next(struct luo_conn *c, struct json_object **msg, int *fds, size_t *n_fds);
@@ -57,7 +72,9 @@ int luo_conn_queue(struct luo_conn *c, struct json_object *msg, const int *fds, 
 int luo_conn_flush(struct luo_conn *c);
 bool luo_conn_has_output(const struct luo_conn *c);
 
+int luo_proto_check(const char *line, size_t len);
 int luo_proto_parse(const char *line, size_t len, struct json_object **msg);
+int luo_proto_encode(struct json_object *msg, char **out, size_t *len);
 bool luo_id_valid(const char *id);
 
 struct json_object *luo_msg_ok(void);

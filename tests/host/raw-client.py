@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Speak the luod protocol by hand, for tests: send each argument as one line
-(or raw bytes with --raw), print every line received until as many replies
+(or raw bytes with --raw: then print what comes back until the connection
+closes, and "closed"), print every line received until as many replies
 (lines with "ok") as commands sent have come, then hold the connection
 --hold seconds (received fds are kept open meanwhile) and exit."""
 import argparse, array, json, os, socket, sys, time
@@ -17,15 +18,28 @@ s.connect(a.socket)
 s.settimeout(10)
 fds = []
 if a.raw:
+    # Print the lines luod sends (an error reply before it closes), then
+    # "closed" at the end of the stream or "timeout".
     try:
         for l in a.lines:
             s.sendall(l.encode().decode("unicode_escape").encode("latin-1"))
-        data = s.recv(65536)
-        print("closed" if not data else data.decode().strip())
     except (ConnectionResetError, BrokenPipeError):
-        print("closed")
+        pass
+    data = b""
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            data += d
+        end = "closed"
+    except ConnectionResetError:
+        end = "closed"
     except socket.timeout:
-        print("timeout")
+        end = "timeout"
+    for line in data.decode(errors="replace").splitlines():
+        print(line)
+    print(end)
     sys.exit(0)
 
 buf = b""
