@@ -27,7 +27,7 @@ repo=$(cd "$here/../.." && pwd)
 log() { echo "# $*"; }
 usage() { sed -n '2,/^set -e/{/^#/s/^# \{0,1\}//p}' "$0" >&2; exit 2; }
 
-ALL_SCENARIOS=(fdstore-kexec luod-breaks)
+ALL_SCENARIOS=(fdstore-kexec luod-breaks reboot-autokexec)
 keep_logs=
 limit=600
 scenarios=()
@@ -111,7 +111,7 @@ stage() {
 	rm -f "$root"/etc/systemd/system/timers.target.wants/*.timer
 	# Enabled as their [Install] sections say (offline: no /proc needed).
 	systemctl --root="$root" enable luod.service luo-test.service \
-		luo-probe-fdstore.service luo-probe-session.service >&2 || return 1
+		luo-probe-fdstore.service luo-probe-session.service luo-probe-own.service >&2 || return 1
 }
 timed t_stage stage "$work/root" 2>"$logdir/stage.log" || {
 	sed 's/^/# /' "$logdir/stage.log"

@@ -8,11 +8,17 @@
  *                                     (FDSTORE=1, FDNAME=NAME)
  *   luo-sd-probe session NAME STATE   a memfd preserved in the LUO session
  *                                     PID 1 put in the fd store (LUOSession=NAME)
+ *   luo-sd-probe own NAME STATE       a memfd preserved in a LUO session the
+ *                                     probe created itself (opening
+ *                                     /dev/liveupdate only for that) and put in
+ *                                     the fd store (FDNAME=NAME): what luod
+ *                                     would do with its clients' sessions
  *
  * On start each looks for NAME in LISTEN_FDS/LISTEN_FDNAMES. A memfd found
  * there is verified; a session found there is asked for token 1 (retrieved
  * and verified when the session came in across a kexec; a fresh, outgoing
- * session gets a new memfd preserved at token 1). One line describing the
+ * session gets a new memfd preserved at token 1). "own" without a session in
+ * LISTEN_FDS creates one named "luo-probe-own-NAME". One line describing the
  * outcome goes to STATE ("created", "preserved", "restored ok", "restored
  * bad: ...", "missing: ..."), then READY=1, then the probe waits to be stopped.
  */
@@ -204,21 +210,21 @@ static void probe_fdstore(const char *name)
 	close(fd);
 }
 
-static void probe_session(const char *name)
+/*
+ * Verify token 1 of the incoming session S, or preserve a new memfd at token 1
+ * in the outgoing session S. Returns 0 when S was outgoing and got the memfd.
+ */
+static int session_use(int s, const char *name)
 {
 	struct liveupdate_session_retrieve_fd rf = { .size = sizeof(rf), .token = PROBE_TOKEN };
 	struct liveupdate_session_preserve_fd pf = { .size = sizeof(pf), .token = PROBE_TOKEN };
 	char why[128], link[256];
-	int s = listen_fd(name), fd;
+	int fd;
 
-	if (s < 0) {
-		state("missing: no fd named %s in LISTEN_FDNAMES=%s", name, getenv("LISTEN_FDNAMES") ?: "");
-		return;
-	}
 	fd_link(s, link, sizeof(link));
 	if (!strstr(link, "luo_session")) {
 		state("missing: fd %s is %s, not a LUO session", name, link);
-		return;
+		return -1;
 	}
 	if (ioctl(s, LIVEUPDATE_SESSION_RETRIEVE_FD, &rf) == 0) {
 		if (memfd_check(rf.fd, name, why, sizeof(why)) == 0)
@@ -226,30 +232,91 @@ static void probe_session(const char *name)
 		else
 			state("restored bad: %s (%s)", why, link);
 		close(rf.fd);
-		return;
+		return -1;
 	}
 	if (errno != EINVAL) {
 		state("missing: RETRIEVE_FD token %d: %s (%s)", PROBE_TOKEN, strerror(errno), link);
-		return;
+		return -1;
 	}
 	/* EINVAL: an outgoing session, created for this boot. */
 	fd = memfd_new(name);
 	if (fd < 0) {
 		state("error: memfd: %s", strerror(errno));
-		return;
+		return -1;
 	}
 	pf.fd = fd;
-	if (ioctl(s, LIVEUPDATE_SESSION_PRESERVE_FD, &pf) < 0)
+	if (ioctl(s, LIVEUPDATE_SESSION_PRESERVE_FD, &pf) < 0) {
 		state("error: PRESERVE_FD: %s (%s)", strerror(errno), link);
-	else
-		state("preserved (%s)", link);
+		close(fd);
+		return -1;
+	}
+	state("preserved (%s)", link);
 	close(fd);
+	return 0;
+}
+
+static void probe_session(const char *name)
+{
+	int s = listen_fd(name);
+
+	if (s < 0) {
+		state("missing: no fd named %s in LISTEN_FDNAMES=%s", name, getenv("LISTEN_FDNAMES") ?: "");
+		return;
+	}
+	session_use(s, name);
+}
+
+/* Open /dev/liveupdate, waiting up to 10 s while someone else holds it. */
+static int device_open(int *busy)
+{
+	int fd, i;
+
+	for (i = 0; i < 100; i++) {
+		fd = open(LIVEUPDATE_DEVICE, O_RDWR | O_CLOEXEC);
+		if (fd >= 0 || errno != EBUSY)
+			break;
+		(*busy)++;
+		usleep(100 * 1000);
+	}
+	return fd;
+}
+
+static void probe_own(const char *name)
+{
+	struct liveupdate_ioctl_create_session cs = { .size = sizeof(cs) };
+	char msg[128];
+	int s = listen_fd(name), dev, busy = 0, r;
+
+	if (s >= 0) {
+		session_use(s, name);
+		return;
+	}
+	dev = device_open(&busy);
+	if (dev < 0) {
+		state("error: open %s: %s (after %d EBUSY)", LIVEUPDATE_DEVICE, strerror(errno), busy);
+		return;
+	}
+	snprintf((char *)cs.name, sizeof(cs.name), "luo-probe-own-%s", name);
+	r = ioctl(dev, LIVEUPDATE_IOCTL_CREATE_SESSION, &cs);
+	/* The session outlives the device fd: hold the device no longer. */
+	close(dev);
+	if (r < 0) {
+		state("error: CREATE_SESSION %s: %s", (char *)cs.name, strerror(errno));
+		return;
+	}
+	if (session_use(cs.fd, name) == 0) {
+		snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
+		r = notify(msg, cs.fd);
+		if (r < 0)
+			state("error: FDSTORE=1 of the session: %s", strerror(-r));
+	}
+	close(cs.fd);
 }
 
 int main(int argc, char **argv)
 {
 	if (argc != 4) {
-		fprintf(stderr, "usage: %s fdstore|session NAME STATEFILE\n", argv[0]);
+		fprintf(stderr, "usage: %s fdstore|session|own NAME STATEFILE\n", argv[0]);
 		return 2;
 	}
 	state_path = argv[3];
@@ -257,6 +324,8 @@ int main(int argc, char **argv)
 		probe_fdstore(argv[2]);
 	else if (strcmp(argv[1], "session") == 0)
 		probe_session(argv[2]);
+	else if (strcmp(argv[1], "own") == 0)
+		probe_own(argv[2]);
 	else
 		return 2;
 	notify("READY=1", -1);

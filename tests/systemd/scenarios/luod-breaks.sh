@@ -5,7 +5,7 @@
 # device at `systemctl kexec`, and the fd store is lost. This scenario
 # passes while that is so; once luod releases the device it must fail, and
 # its expectations turn into those of fdstore-kexec with luod running.
-# luo-cmdline:
+# luo-cmdline: systemd.mask=luo-probe-own.service
 # luo-console: Failed to open /dev/liveupdate
 # luo-console-not: Preserved fd stores in LUO session 'systemd' for kexec
 expect_boots 2
