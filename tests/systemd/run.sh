@@ -27,7 +27,7 @@ repo=$(cd "$here/../.." && pwd)
 log() { echo "# $*"; }
 usage() { sed -n '2,/^set -e/{/^#/s/^# \{0,1\}//p}' "$0" >&2; exit 2; }
 
-ALL_SCENARIOS=(fdstore-kexec luod-breaks reboot-autokexec two-kexecs)
+ALL_SCENARIOS=(fdstore-kexec luod-breaks luoctl-kexec-breaks reboot-autokexec two-kexecs)
 keep_logs=
 limit=600
 scenarios=()
