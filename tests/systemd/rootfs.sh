@@ -16,7 +16,6 @@
 # Progress goes to stderr; only the path goes to stdout.
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
 cache=${LUO_CACHE_DIR:-/var/cache/luo-agent}
 log() { echo "systemd/rootfs.sh: $*" >&2; }
 die() { echo "systemd/rootfs.sh: error: $*" >&2; exit 1; }

@@ -79,10 +79,15 @@ echo "1..${#scenarios[@]}"
 "$here/deps.sh" >"$logdir/deps.log" 2>&1 || bail "tests/systemd/deps.sh failed (log $logdir/deps.log)"
 qemu=$(command -v "${LUO_QEMU:-qemu-system-x86_64}" || true)
 [ -n "$qemu" ] || bail "${LUO_QEMU:-qemu-system-x86_64} not found (scripts/deps.sh installs it)"
-timed t_kernel eval 'bzimage=$("$here/kernel.sh" 2>"$logdir/kernel.log")' ||
+since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }'; }
+t0=$EPOCHREALTIME
+bzimage=$("$here/kernel.sh" 2>"$logdir/kernel.log") ||
 	bail "no kernel: tests/systemd/kernel.sh failed (log $logdir/kernel.log)"
-timed t_rootfs eval 'rootfs=$("$here/rootfs.sh" 2>"$logdir/rootfs.log")' ||
+t_kernel=$(since "$t0")
+t0=$EPOCHREALTIME
+rootfs=$("$here/rootfs.sh" 2>"$logdir/rootfs.log") ||
 	bail "no root file system: tests/systemd/rootfs.sh failed (log $logdir/rootfs.log)"
+t_rootfs=$(since "$t0")
 log "kernel $bzimage (${t_kernel}s), root $rootfs (${t_rootfs}s)"
 log "logs in $logdir"
 
@@ -91,7 +96,7 @@ log "logs in $logdir"
 # host against its json-c, installed with `meson install` under /usr, and
 # run on sid (newer glibc and the same libjson-c.so.5).
 stage() {
-	local root=$1 b=$repo/build-systemd-tier u
+	local root=$1 b=$repo/build-systemd-tier
 	mkdir -p "$root"
 	tar -C "$root" --numeric-owner --xattrs -xf "$rootfs"
 	if [ ! -f "$b/build.ninja" ]; then
@@ -167,7 +172,7 @@ run_one() {
 		done < <(header "$name" luo-console-not)
 	fi
 	# Timings for the CI budget: image, each boot's "startup finished" line.
-	grep -a 'Startup finished' "$console" | sed 's/^/# /' || true
+	grep -a '^LUO-VM: | Startup finished' "$console" | sed 's/^/# /' || true
 	if [ "$res" = pass ]; then
 		tap_ok "$name [${secs}s, $boots boots, image ${t_img}s]"
 	else
