@@ -8,7 +8,7 @@
 #
 #   --keep-logs DIR   keep every console log in DIR (default: a temp dir,
 #                     kept only when something fails)
-#   --timeout S       per-scenario limit for QEMU (default 600)
+#   --timeout S       per-scenario limit for QEMU (default 900)
 #   --list            print the scenario names
 #   $LUO_SYSTEMD_BZIMAGE, $LUO_SYSTEMD_ROOTFS   prebuilt kernel / root tarball
 #   $LUO_QEMU         QEMU binary (default qemu-system-x86_64)
@@ -29,7 +29,7 @@ usage() { sed -n '2,/^set -e/{/^#/s/^# \{0,1\}//p}' "$0" >&2; exit 2; }
 
 ALL_SCENARIOS=(fdstore-kexec luod-breaks luoctl-kexec-breaks reboot-autokexec two-kexecs)
 keep_logs=
-limit=600
+limit=900
 scenarios=()
 while [ $# -gt 0 ]; do
 	case $1 in
