@@ -9,6 +9,8 @@
 #             /dev/liveupdate test double
 #   valgrind  the host tier again with every luod under valgrind's memcheck
 #   vm        real live updates on a real LUO kernel in QEMU (tests/vm)
+#   systemd   sid's systemd as PID 1 in QEMU, across kexecs (tests/systemd;
+#             not in the default list yet: LUO_TIERS=systemd)
 # Ends with the line "N passed, N failed"; exits non-zero if anything failed.
 # LUO_TIERS="unit host" limits the tiers (the default is all of them).
 set -uo pipefail
@@ -153,6 +155,9 @@ for tier in $tiers; do
 		;;
 	vm)
 		run_tap vm tests/vm/run-all.sh
+		;;
+	systemd)
+		run_tap systemd tests/systemd/run.sh
 		;;
 	*)
 		echo "unknown tier $tier"
