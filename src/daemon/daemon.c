@@ -1,19 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Owns luod's event loop and its connections: accepting with per-uid caps,
- * reading and writing protocol messages, dispatching commands to their
- * handlers with authorization, and the commands that only read or change
+ * Owns the daemon as a whole (set up, run, stop: the layers in order) and,
+ * above the connections, dispatching commands to their handlers with
+ * authorization, and the commands that only read or change
  * connection-level state (VERSION, STATUS, SUBSCRIBE, CLAIM, DONE, RELEASE).
  */
 #include <errno.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/signalfd.h>
-#include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <time.h>
 
 #include "config.h"
@@ -61,184 +56,6 @@ static const char *daemon_state_name(enum daemon_state s)
 	};
 
 	return names[s];
-}
-
-/* Serve @c again in the next turn of the loop, even without a new EPOLLIN. */
-static void conn_set_ready(struct conn *c)
-{
-	if (c->ready || c->dead)
-		return;
-	c->ready = true;
-	c->ready_next = c->d->ready;
-	c->d->ready = c;
-}
-
-static void conn_update_events(struct conn *c)
-{
-	/*
-	 * A peer that does not take its replies gets no more commands read, nor
-	 * does one whose command is being worked on (LOAD) until conn_resume().
-	 */
-	uint32_t want = luo_conn_has_output(&c->lc) ? EPOLLOUT : c->busy ? 0 : EPOLLIN;
-	struct epoll_event ev = { .events = want, .data.ptr = &c->w };
-
-	if (c->dead || want == c->events)
-		return;
-	if (epoll_ctl(c->d->epfd, EPOLL_CTL_MOD, c->lc.fd, &ev) == 0)
-		c->events = want;
-}
-
-/**
- * conn_send() - queue a message to a connection and try to write it.
- * @c: the connection
- * @msg: the message; consumed
- * @fds: fds to attach (duplicated; the caller keeps its own)
- * @n_fds: their number
- *
- * A peer that does not keep up, or that is gone, is disconnected.
- */
-void conn_send(struct conn *c, struct json_object *msg, const int *fds, size_t n_fds)
-{
-	int r;
-
-	if (c->dead || c->failed) {
-		json_object_put(msg);
-		return;
-	}
-	r = msg ? luo_conn_queue(&c->lc, msg, fds, n_fds) : -ENOMEM;
-	json_object_put(msg);
-	if (r == 0)
-		r = luo_conn_flush(&c->lc);
-	if (r < 0 && r != -EAGAIN) {
-		/* Closing is left to the loop: callers may be walking lists. */
-		c->failed = r == -ENOBUFS ? "peer does not read its messages" : strerror(-r);
-		return;
-	}
-	conn_update_events(c);
-}
-
-/**
- * conn_close() - end a connection; what it held is handed back.
- * @c: the connection; freed after the current batch of events
- * @why: for the debug log, or NULL
- */
-void conn_close(struct conn *c, const char *why)
-{
-	struct daemon *d = c->d;
-	struct conn **p;
-
-	if (c->dead)
-		return;
-	c->dead = true;
-	if (c->busy)
-		load_conn_closed(d, c);
-	log_debug("connection pid %d uid %u closed%s%s", (int)c->pid, (unsigned)c->uid, why ? ": " : "",
-		  why ? why : "");
-	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->lc.fd, NULL);
-	/* Its fds go at once, not at the end of the turn. */
-	luo_conn_release(&c->lc);
-	for (p = &d->conns; *p; p = &(*p)->next) {
-		if (*p == c) {
-			*p = c->next;
-			break;
-		}
-	}
-	/* Off the ready list (a list being served skips dead connections). */
-	for (p = &d->ready; c->ready && *p; p = &(*p)->ready_next) {
-		if (*p == c) {
-			*p = c->ready_next;
-			c->ready = false;
-			break;
-		}
-	}
-	c->next = d->zombies;
-	d->zombies = c;
-	d->n_conns--;
-	if (d->listen_paused) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &d->listen_w };
-
-		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->listen_w.fd, &ev) == 0)
-			d->listen_paused = false;
-	}
-	if (d->watcher == c)
-		d->watcher = NULL;
-	if (c->claim) {
-		log_warning_peer("client %s disconnected before DONE; its session stays claimable", c->claim->id);
-		c->claim->claimer = NULL;
-		c->claim = NULL;
-	}
-	if (c->sub) {
-		struct sub *s = c->sub;
-
-		c->sub = NULL;
-		s->conn = NULL;
-		update_sub_lost(d, s);
-	}
-}
-
-/*
- * The fds luod holds for @c: its socket, fds received and not yet used, and
- * the copy of a session it may be sending (a claimed one, or its own at
- * START_PRESERVATION; the session itself is charged to the subscription).
- */
-static unsigned conn_fds(const struct conn *c)
-{
-	return 1 + (unsigned)c->lc.n_in_fds + (c->claim ? 1 : 0) + (c->sub && c->sub->session_fd >= 0 ? 1 : 0);
-}
-
-/* The fds charged to @uid, or to all non-root uids together for uid 0. */
-static unsigned fds_charged(struct daemon *d, uid_t uid)
-{
-	unsigned n = 0;
-
-	for (struct conn *c = d->conns; c; c = c->next)
-		if (uid ? c->uid == uid : c->uid != 0)
-			n += conn_fds(c);
-	for (struct sub *s = d->subs; s; s = s->next)
-		if (uid ? s->uid == uid : s->uid != 0)
-			n++;
-	return n;
-}
-
-/**
- * fd_budget() - may a uid make luod hold more file descriptors?
- * @d: the daemon
- * @uid: the peer's uid; root always may
- * @more: how many more it asks for (0: is it within its budget now?)
- * @why: receives the reason of a refusal, for the log and the peer
- * @len: its size
- *
- * Non-root uids share what RLIMIT_NOFILE leaves beyond the reserve for
- * root and updates, at most LUOD_MAX_FDS_PER_UID each (see daemon.h).
- *
- * Return: 0, or -EMFILE with @why set.
- */
-int fd_budget(struct daemon *d, uid_t uid, unsigned more, char *why, size_t len)
-{
-	unsigned reserve = d->fd_limit / 4 > LUOD_FD_RESERVE_MIN ? d->fd_limit / 4 : LUOD_FD_RESERVE_MIN;
-	unsigned held = carried_count(d) + reserve;
-	unsigned share = d->fd_limit > held ? d->fd_limit - held : 0;
-	unsigned mine, all;
-
-	if (uid == 0)
-		return 0;
-	mine = fds_charged(d, uid);
-	if (mine + more > LUOD_MAX_FDS_PER_UID) {
-		snprintf(why, len,
-			 "uid %u would hold %u of luod's file descriptors (connections, fds sent, sessions); "
-			 "the limit per uid is %d",
-			 (unsigned)uid, mine + more, LUOD_MAX_FDS_PER_UID);
-		return -EMFILE;
-	}
-	all = fds_charged(d, 0);
-	if (all + more > share) {
-		snprintf(why, len,
-			 "the file descriptors luod lets non-root users hold are all in use (%u of %u; "
-			 "the rest is kept for root and live updates)",
-			 all, share);
-		return -EMFILE;
-	}
-	return 0;
 }
 
 static struct sub *sub_find(struct daemon *d, const char *id)
@@ -624,300 +441,42 @@ static struct json_object *dispatch(struct daemon *d, struct conn *c, struct jso
 	return luo_msg_error(EOPNOTSUPP, "unknown command '%.64s'", cmd);
 }
 
-/* Close a connection whose uid holds more fds than it may; tell it why. */
-static bool conn_over_budget(struct conn *c)
+static void daemon_command(struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
 {
-	char why[256];
+	struct json_object *reply = dispatch(c->d, c, msg, fds, n_fds);
 
-	if (fd_budget(c->d, c->uid, 0, why, sizeof(why)) == 0)
-		return false;
-	log_warning_peer("closing a connection of pid %d: %s", (int)c->pid, why);
-	conn_send(c, luo_msg_error(EMFILE, "%s", why), NULL, 0);
-	conn_close(c, NULL);
-	return true;
+	close_fds(fds, n_fds);
+	if (reply)
+		conn_send(c, reply, NULL, 0);
 }
 
-/* The peer broke the protocol: say why (best effort), log it (rate-limited) and close. */
-static void conn_protocol_error(struct conn *c, int err)
+/* A connection closed: what it held is handed back. */
+static void daemon_conn_closed(struct conn *c)
 {
-	const char *why = err == -EMSGSIZE  ? "message too long"
-			  : err == -EBADMSG ? "malformed message (not one strict JSON object in UTF-8)"
-			  : err == -EPROTO  ? "protocol error in fd passing"
-					    : strerror(-err);
+	struct daemon *d = c->d;
 
-	log_warning_peer("closing connection of pid %d uid %u: %s", (int)c->pid, (unsigned)c->uid, why);
-	if (err == -EMSGSIZE || err == -EBADMSG || err == -EPROTO)
-		conn_send(c, luo_msg_error(-err, "protocol error: %s; closing the connection", why), NULL, 0);
-	conn_close(c, NULL);
-}
+	if (c->busy)
+		load_conn_closed(d, c);
+	if (d->watcher == c)
+		d->watcher = NULL;
+	if (c->claim) {
+		log_warning_peer("client %s disconnected before DONE; its session stays claimable", c->claim->id);
+		c->claim->claimer = NULL;
+		c->claim = NULL;
+	}
+	if (c->sub) {
+		struct sub *s = c->sub;
 
-/*
- * Serve one connection for one turn of the loop: at most LUOD_CONN_BATCH
- * commands and one read. If it may have more commands buffered it goes on
- * the ready list; more data on the socket brings EPOLLIN again (level
- * triggered); a peer that does not read its replies is served again once
- * they are written.
- */
-static void conn_input(struct conn *c)
-{
-	bool did_read = false;
-
-	c->turn = c->d->turn;
-	for (unsigned n = 0;; n++) {
-		_cleanup_json_ struct json_object *msg = NULL;
-		int fds[LUO_PROTO_MAX_FDS];
-		size_t n_fds = 0;
-		struct json_object *reply;
-		int r;
-
-		if (c->dead || c->failed || c->busy || luo_conn_has_output(&c->lc))
-			return;
-		if (n == LUOD_CONN_BATCH) {
-			conn_set_ready(c);
-			return;
-		}
-		r = luo_conn_next(&c->lc, &msg, fds, &n_fds);
-		if (r == 0) {
-			if (did_read)
-				return;
-			did_read = true;
-			r = luo_conn_read(&c->lc);
-			if (r == -EAGAIN)
-				return;
-			if (r == LUO_CONN_EOF) {
-				conn_close(c, "end of stream");
-				return;
-			}
-			if (r < 0) {
-				conn_protocol_error(c, r);
-				return;
-			}
-			if (c->lc.n_in_fds && conn_over_budget(c))
-				return;
-			continue;
-		}
-		if (r < 0) {
-			conn_protocol_error(c, r);
-			return;
-		}
-		reply = dispatch(c->d, c, msg, fds, n_fds);
-		close_fds(fds, n_fds);
-		if (reply)
-			conn_send(c, reply, NULL, 0);
-		if (c->busy)
-			conn_update_events(c); /* stop reading until conn_resume() */
+		c->sub = NULL;
+		s->conn = NULL;
+		update_sub_lost(d, s);
 	}
 }
 
-static void conn_event(struct watch *w, uint32_t events)
-{
-	struct conn *c = container_of(w, struct conn, w);
-
-	if (c->dead)
-		return;
-	if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) && luo_conn_has_output(&c->lc)) {
-		int r = luo_conn_flush(&c->lc);
-
-		if (r < 0 && r != -EAGAIN) {
-			conn_close(c, strerror(-r));
-			return;
-		}
-		conn_update_events(c);
-		/* Written out: the commands it sent meanwhile are served next turn. */
-		if (!luo_conn_has_output(&c->lc))
-			conn_set_ready(c);
-	}
-	if (c->failed)
-		return;
-	if (c->busy) {
-		/* Its input waits for the reply in progress; a peer gone is closed now. */
-		if (events & (EPOLLHUP | EPOLLERR))
-			conn_close(c, "hung up while waiting for its reply");
-		return;
-	}
-	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-		conn_input(c);
-}
-
-/**
- * conn_resume() - the command a connection waited for has its reply: read on.
- * @c: the connection (busy until now)
- *
- * Its buffered commands are served in the next turn of the loop.
- */
-void conn_resume(struct conn *c)
-{
-	c->busy = false;
-	if (c->dead || c->failed)
-		return;
-	conn_update_events(c);
-	conn_set_ready(c);
-}
-
-/* Refuse a connection just accepted, with a reply that says why. */
-static void refuse(int fd, const struct ucred *cred, int err, const char *why)
-{
-	_cleanup_json_ struct json_object *msg = luo_msg_error(err, "%s", why);
-	const char *s = msg ? json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN) : NULL;
-
-	log_warning_peer("refusing a connection of pid %d uid %u: %s", (int)cred->pid, (unsigned)cred->uid, why);
-	if (s && send(fd, s, strlen(s), MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
-		send(fd, "\n", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
-	close(fd);
-}
-
-/* Accept one connection; false when there is none to accept now. */
-static bool accept_one(struct daemon *d, struct watch *w)
-{
-	struct epoll_event ev;
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	unsigned all = 0, mine = 0;
-	char why[256];
-	struct conn *c;
-	int fd;
-
-	fd = accept4(w->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (fd < 0) {
-		if (errno == EMFILE || errno == ENFILE) {
-			/* Stop accepting until a connection goes away, rather than spin. */
-			log_warning_peer("out of file descriptors; not accepting connections for now");
-			epoll_ctl(d->epfd, EPOLL_CTL_DEL, w->fd, NULL);
-			d->listen_paused = true;
-		}
-		return false;
-	}
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-		close(fd);
-		return true;
-	}
-	for (c = d->conns; c; c = c->next) {
-		all += c->uid != 0;
-		mine += c->uid == cred.uid;
-	}
-	if (cred.uid != 0 && (all >= LUOD_MAX_CONNS || mine >= LUOD_MAX_CONNS_PER_UID)) {
-		snprintf(why, sizeof(why),
-			 "too many connections (%u of uid %u, limit %d; %u of non-root uids, limit %d)", mine,
-			 (unsigned)cred.uid, LUOD_MAX_CONNS_PER_UID, all, LUOD_MAX_CONNS);
-		refuse(fd, &cred, EUSERS, why);
-		return true;
-	}
-	if (fd_budget(d, cred.uid, 1, why, sizeof(why)) < 0) {
-		refuse(fd, &cred, EMFILE, why);
-		return true;
-	}
-	c = calloc(1, sizeof(*c));
-	if (!c) {
-		close(fd);
-		return true;
-	}
-	c->d = d;
-	luo_conn_init(&c->lc, fd);
-	c->uid = cred.uid;
-	c->gid = cred.gid;
-	c->pid = cred.pid;
-	c->w = (struct watch){ .fd = fd, .cb = conn_event };
-	c->events = EPOLLIN;
-	ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = &c->w };
-	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		luo_conn_release(&c->lc);
-		free(c);
-		return true;
-	}
-	c->next = d->conns;
-	d->conns = c;
-	d->n_conns++;
-	log_debug("connection from pid %d uid %u", (int)c->pid, (unsigned)c->uid);
-	return true;
-}
-
-/* A bounded number of connections per turn, like the commands of one. */
-static void listen_event(struct watch *w, uint32_t events)
-{
-	struct daemon *d = container_of(w, struct daemon, listen_w);
-
-	for (unsigned n = 0; n < LUOD_CONN_BATCH && !d->listen_paused; n++)
-		if (!accept_one(d, w))
-			return;
-}
-
-/* Signals that stop luod cleanly (an update in progress is aborted first). */
-static bool signal_stops(int sig)
-{
-	return sig == SIGTERM || sig == SIGINT || sig == SIGQUIT;
-}
-
-/*
- * Every signal whose default action would end luod without a word to its
- * clients, except the ones that report a fault of luod itself (SIGSEGV...)
- * and SIGKILL: taken through the signalfd.
- */
-static void signal_mask(sigset_t *mask)
-{
-	static const int sigs[] = { SIGTERM, SIGINT,	SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2,
-				    SIGALRM, SIGVTALRM, SIGPROF, SIGIO,	 SIGPWR,  SIGSTKFLT };
-
-	sigemptyset(mask);
-	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
-		sigaddset(mask, sigs[i]);
-	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
-		sigaddset(mask, sig);
-}
-
-/**
- * daemon_block_signals() - hold the signals luod takes through its signalfd.
- *
- * Called first thing at start: one that arrives before the event loop runs
- * waits for it instead of ending luod, say while it takes its sessions back
- * after a live update.
- */
-void daemon_block_signals(void)
-{
-	sigset_t mask;
-
-	signal_mask(&mask);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
-
-static void signal_event(struct watch *w, uint32_t events)
-{
-	struct daemon *d = container_of(w, struct daemon, signal_w);
-	struct signalfd_siginfo si;
-
-	while (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
-		int sig = (int)si.ssi_signo;
-		const char *name = sigabbrev_np(sig);
-
-		if (signal_stops(sig)) {
-			log_info("received SIG%s, stopping", name ? name : "?");
-			d->quit = true;
-		} else if (name) {
-			log_notice("received SIG%s from pid %u: ignored (luod has nothing to reload; "
-				   "SIGTERM stops it)",
-				   name, si.ssi_pid);
-		} else {
-			log_notice("received signal %d from pid %u: ignored", sig, si.ssi_pid);
-		}
-	}
-}
-
-static void timer_event(struct watch *w, uint32_t events)
-{
-	struct daemon *d = container_of(w, struct daemon, timer_w);
-	uint64_t ticks;
-
-	if (read(w->fd, &ticks, sizeof(ticks)) != sizeof(ticks))
-		return;
-	update_timeout(d);
-}
-
-static int watch_add(struct daemon *d, struct watch *w)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = w };
-
-	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, w->fd, &ev) < 0 ? -errno : 0;
-}
+static const struct conn_ops daemon_conn_ops = {
+	.command = daemon_command,
+	.closed = daemon_conn_closed,
+};
 
 /**
  * daemon_init() - set up the event loop around a listening socket.
@@ -928,114 +487,29 @@ static int watch_add(struct daemon *d, struct watch *w)
  */
 int daemon_init(struct daemon *d, int listen_fd)
 {
-	sigset_t mask;
 	int r;
 
-	d->listen_w = (struct watch){ .fd = listen_fd, .cb = listen_event };
-	d->signal_w = (struct watch){ .fd = -1, .cb = signal_event };
-	d->timer_w = (struct watch){ .fd = -1, .cb = timer_event };
-	d->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (d->epfd < 0)
-		return -errno;
-	signal_mask(&mask);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	d->signal_w.fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	d->timer_w.fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (d->signal_w.fd < 0 || d->timer_w.fd < 0)
-		return -errno;
-	r = watch_add(d, &d->listen_w);
+	d->listen_w.fd = listen_fd;
+	d->signal_w.fd = -1;
+	d->timer_w.fd = -1;
+	d->conn_ops = &daemon_conn_ops;
+	r = loop_init(d);
 	if (r == 0)
-		r = watch_add(d, &d->signal_w);
+		r = conn_listen(d, listen_fd);
 	if (r == 0)
-		r = watch_add(d, &d->timer_w);
+		r = update_init(d);
 	return r;
-}
-
-static void reap_zombies(struct daemon *d)
-{
-	struct conn *c;
-	bool again = true;
-
-	/* Closing one connection can make sends to others fail: repeat. */
-	while (again) {
-		again = false;
-		for (c = d->conns; c; c = c->next) {
-			if (c->failed) {
-				conn_close(c, c->failed);
-				again = true;
-				break;
-			}
-		}
-	}
-
-	while ((c = d->zombies)) {
-		d->zombies = c->next;
-		luo_conn_release(&c->lc);
-		free(c);
-	}
-}
-
-/* Serve the connections left with commands buffered, one batch each. */
-static void serve_ready(struct daemon *d)
-{
-	struct conn *list = d->ready, *c;
-
-	d->ready = NULL;
-	while ((c = list)) {
-		list = c->ready_next;
-		c->ready = false;
-		if (c->dead)
-			continue;
-		if (c->turn == d->turn)
-			conn_set_ready(c); /* Its event came first: next turn. */
-		else
-			conn_input(c);
-	}
 }
 
 /**
  * daemon_run() - serve until SIGTERM, SIGINT or SIGQUIT.
  * @d: the daemon
  *
- * Each turn serves signals and timers first, then every connection with
- * something to do for one bounded batch (conn_input()), so no peer can hold
- * the others, the update's deadline or a stop request back. While some
- * connection has commands buffered, the wait does not block.
- *
  * Return: 0 or -errno when the loop itself fails.
  */
 int daemon_run(struct daemon *d)
 {
-	while (!d->quit) {
-		struct epoll_event evs[32];
-		int n = epoll_wait(d->epfd, evs, ARRAY_SIZE(evs), d->ready ? 0 : -1);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		d->turn++;
-		for (int i = 0; i < n; i++) {
-			struct watch *w = evs[i].data.ptr;
-
-			if (w == &d->signal_w || w == &d->timer_w) {
-				w->cb(w, evs[i].events);
-				evs[i].data.ptr = NULL;
-			}
-		}
-		for (int i = 0; i < n && !d->quit; i++) {
-			struct watch *w = evs[i].data.ptr;
-
-			if (w)
-				w->cb(w, evs[i].events);
-		}
-		if (!d->quit)
-			serve_ready(d);
-		reap_zombies(d);
-	}
-	return 0;
+	return loop_run(d);
 }
 
 /**
@@ -1046,16 +520,8 @@ void daemon_done(struct daemon *d)
 {
 	if (d->state == D_PREPARING)
 		update_abort(d, ESHUTDOWN, NULL, "luod is stopping");
-	while (d->conns)
-		conn_close(d->conns, "luod is stopping");
-	reap_zombies(d);
-	while (d->subs) {
-		struct sub *s = d->subs;
-
-		d->subs = s->next;
-		closep(&s->session_fd);
-		free(s);
-	}
+	conn_done(d);
+	update_done(d);
 	if (d->carried && d->store_fd < 0)
 		log_warning("stopping with sessions from the previous update unclaimed: their data is lost");
 	else if (d->carried)
@@ -1069,9 +535,6 @@ void daemon_done(struct daemon *d)
 	free(d->record_path);
 	load_done(d);
 	json_object_put(d->loaded);
-	closep(&d->listen_w.fd);
-	closep(&d->signal_w.fd);
-	closep(&d->timer_w.fd);
-	closep(&d->epfd);
+	loop_done(d);
 	closep(&d->dev_fd);
 }

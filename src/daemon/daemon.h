@@ -44,6 +44,16 @@
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 struct daemon;
+struct conn;
+struct json_object;
+
+/* What the connections ask of the layer above them (conn.c calls it). */
+struct conn_ops {
+	/* One complete command; the callee closes the fds it does not keep. */
+	void (*command)(struct conn *c, struct json_object *msg, int *fds, size_t n_fds);
+	/* The connection is closed: let go of what refers to it. */
+	void (*closed)(struct conn *c);
+};
 
 /* Something in the epoll set; the callback finds its owner with container_of. */
 struct watch {
@@ -134,6 +144,7 @@ enum daemon_state {
 
 struct daemon {
 	int epfd;
+	const struct conn_ops *conn_ops;
 	struct watch listen_w;
 	struct watch signal_w;
 	struct watch timer_w;
@@ -179,19 +190,33 @@ struct daemon {
 	struct json_object *lost;
 };
 
+/* loop.c */
+void loop_block_signals(void);
+int loop_init(struct daemon *d);
+int loop_watch_add(struct daemon *d, struct watch *w);
+int loop_run(struct daemon *d);
+void loop_done(struct daemon *d);
+
+/* conn.c */
+int conn_listen(struct daemon *d, int listen_fd);
+void conn_send(struct conn *c, struct json_object *msg, const int *fds, size_t n_fds);
+void conn_close(struct conn *c, const char *why);
+void conn_resume(struct conn *c);
+int fd_budget(struct daemon *d, uid_t uid, unsigned more, char *why, size_t len);
+void conn_serve_ready(struct daemon *d);
+void conn_reap(struct daemon *d);
+void conn_done(struct daemon *d);
+
 /* daemon.c */
-void daemon_block_signals(void);
 int daemon_init(struct daemon *d, int listen_fd);
 int daemon_run(struct daemon *d);
 void daemon_done(struct daemon *d);
-void conn_send(struct conn *c, struct json_object *msg, const int *fds, size_t n_fds);
-void conn_close(struct conn *c, const char *why);
-int fd_budget(struct daemon *d, uid_t uid, unsigned more, char *why, size_t len);
-void conn_resume(struct conn *c);
 uint64_t now_ms(void);
 const char *sub_state_name(enum sub_state s);
 
 /* update.c */
+int update_init(struct daemon *d);
+void update_done(struct daemon *d);
 struct json_object *update_start(struct daemon *d, struct conn *by, int64_t timeout_ms, bool force);
 void update_ready(struct daemon *d, struct sub *s);
 void update_abort(struct daemon *d, int err, const char *faulty, const char *fmt, ...)

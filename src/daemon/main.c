@@ -396,7 +396,7 @@ int main(int argc, char **argv)
 	r = parse_args(argc, argv);
 	if (r <= 0)
 		return r < 0 ? 2 : 0;
-	daemon_block_signals();
+	loop_block_signals();
 	d.fd_limit = raise_fd_limit();
 	log_debug("up to %u open files", d.fd_limit);
 	if (socket_dir_open(arg_socket, &dir_fd, &sock_name) < 0 ||

@@ -38,6 +38,31 @@ static void timer_arm(struct daemon *d, uint64_t ms)
 	timerfd_settime(d->timer_w.fd, 0, &its, NULL);
 }
 
+static void timer_event(struct watch *w, uint32_t events)
+{
+	struct daemon *d = container_of(w, struct daemon, timer_w);
+	uint64_t ticks;
+
+	if (read(w->fd, &ticks, sizeof(ticks)) != sizeof(ticks))
+		return;
+	update_timeout(d);
+}
+
+/**
+ * update_init() - create the timer of the update's deadline.
+ * @d: the daemon; its loop is set up (loop_init())
+ *
+ * Return: 0 or -errno.
+ */
+int update_init(struct daemon *d)
+{
+	d->timer_w = (struct watch){ .fd = -1, .cb = timer_event };
+	d->timer_w.fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (d->timer_w.fd < 0)
+		return -errno;
+	return loop_watch_add(d, &d->timer_w);
+}
+
 static void sub_free(struct daemon *d, struct sub *s)
 {
 	for (struct sub **p = &d->subs; *p; p = &(*p)->next) {
@@ -289,6 +314,17 @@ void update_sub_lost(struct daemon *d, struct sub *s)
 		return;
 	}
 	log_info("client %s left after READY; luod keeps its session until the reboot", s->id);
+}
+
+/**
+ * update_done() - luod stops: free the subscriptions left, close the timer.
+ * @d: the daemon; its connections are closed
+ */
+void update_done(struct daemon *d)
+{
+	while (d->subs)
+		sub_free(d, d->subs);
+	closep(&d->timer_w.fd);
 }
 
 static void finalize(struct daemon *d)
