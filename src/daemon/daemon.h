@@ -207,26 +207,51 @@ void conn_serve_ready(struct daemon *d);
 void conn_reap(struct daemon *d);
 void conn_done(struct daemon *d);
 
-/* daemon.c */
+/* daemon.c: the layers set up and taken down in order */
 int daemon_init(struct daemon *d, int listen_fd);
 int daemon_run(struct daemon *d);
 void daemon_done(struct daemon *d);
 uint64_t now_ms(void);
-const char *sub_state_name(enum sub_state s);
 
-/* update.c */
+/*
+ * A command's handler (dispatch.c's table). It returns the reply, which
+ * dispatch sends, or NULL when it has replied itself (a reply carrying
+ * fds, or one that must go out before the events it causes) or replies
+ * later (LOAD: the connection is busy until then). The fds are closed
+ * after it returns; it keeps duplicates of the ones it needs.
+ */
+typedef struct json_object *cmd_fn(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds);
+
+/* dispatch.c */
+extern const struct conn_ops dispatch_conn_ops;
+
+/* cmd-update.c */
+cmd_fn cmd_subscribe, cmd_ready, cmd_fail, cmd_kexec, cmd_abort;
+/* cmd-claim.c */
+cmd_fn cmd_claim, cmd_done, cmd_release, cmd_reserve, cmd_unreserve, cmd_bindings;
+void claim_conn_closed(struct conn *c);
+/* cmd-status.c */
+cmd_fn cmd_version, cmd_status;
+
+/* update.c: the state machine */
 int update_init(struct daemon *d);
 void update_done(struct daemon *d);
+struct json_object *update_gate(struct daemon *d, const char *cmd);
+const char *update_state_name(enum daemon_state s);
+const char *sub_state_name(enum sub_state s);
+struct sub *sub_find(struct daemon *d, const char *id);
+int sub_add(struct daemon *d, struct conn *c, const char *id);
 struct json_object *update_start(struct daemon *d, struct conn *by, int64_t timeout_ms, bool force);
 void update_ready(struct daemon *d, struct sub *s);
 void update_abort(struct daemon *d, int err, const char *faulty, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 void update_timeout(struct daemon *d);
-void update_sub_lost(struct daemon *d, struct sub *s);
+void update_conn_closed(struct daemon *d, struct conn *c);
 
 /* state.c */
 int state_save(struct daemon *d, int *state_fd);
 int state_restore(struct daemon *d);
+struct carried *carried_find(struct daemon *d, const char *id);
 void carried_free(struct daemon *d, struct carried *k);
 void carried_drop(struct daemon *d, struct carried *k);
 unsigned carried_count(const struct daemon *d);
@@ -246,8 +271,7 @@ struct json_object *bindings_json(const struct daemon *d);
 void bindings_restore(struct daemon *d, struct json_object *root);
 
 /* load.c */
-struct json_object *load_handle(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds);
-struct json_object *load_unload(struct daemon *d);
+cmd_fn cmd_load, cmd_unload;
 void load_conn_closed(struct daemon *d, struct conn *c);
 struct json_object *load_status(struct daemon *d);
 bool load_busy(const struct daemon *d);

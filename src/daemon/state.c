@@ -25,6 +25,21 @@
 #define STORE_STATE_NAME "luod-state"
 
 /**
+ * carried_find() - the session carried over the update for a client id.
+ * @d: the daemon
+ * @id: the client id
+ *
+ * Return: it, or NULL.
+ */
+struct carried *carried_find(struct daemon *d, const char *id)
+{
+	for (struct carried *k = d->carried; k; k = k->next)
+		if (!strcmp(k->id, id))
+			return k;
+	return NULL;
+}
+
+/**
  * carried_free() - forget a carried-over session; closing it makes the
  * kernel finish it (files not retrieved are discarded).
  * @d: the daemon

@@ -34,6 +34,29 @@
 /* A peer that lets this much output pile up unread is dropped. */
 #define LUO_PROTO_MAX_OUTPUT (4 * 1024 * 1024)
 
+/* The commands (the "cmd" member of a message to luod). */
+#define LUO_CMD_VERSION "VERSION"
+#define LUO_CMD_STATUS "STATUS"
+#define LUO_CMD_SUBSCRIBE "SUBSCRIBE"
+#define LUO_CMD_READY "READY"
+#define LUO_CMD_FAIL "FAIL"
+#define LUO_CMD_CLAIM "CLAIM"
+#define LUO_CMD_DONE "DONE"
+#define LUO_CMD_BINDINGS "BINDINGS"
+#define LUO_CMD_KEXEC "KEXEC"
+#define LUO_CMD_ABORT "ABORT"
+#define LUO_CMD_RELEASE "RELEASE"
+#define LUO_CMD_RESERVE "RESERVE"
+#define LUO_CMD_UNRESERVE "UNRESERVE"
+#define LUO_CMD_LOAD "LOAD"
+#define LUO_CMD_UNLOAD "UNLOAD"
+
+/* The events (the "event" member of a message from luod). */
+#define LUO_EV_START_PRESERVATION "START_PRESERVATION"
+#define LUO_EV_ABORTED "ABORTED"
+#define LUO_EV_PROGRESS "PROGRESS"
+#define LUO_EV_REBOOTING "REBOOTING"
+
 /* Positive results of luo_conn_read(): expected outcomes, not errors. */
 enum {
 	LUO_CONN_EOF = 1,
