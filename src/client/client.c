@@ -365,7 +365,7 @@ static int event_decode(struct luo_client *c, struct json_object *msg, int *fds,
 		return -EPROTO;
 	}
 
-	if (!strcmp(name, "START_PRESERVATION")) {
+	if (!strcmp(name, LUO_EV_START_PRESERVATION)) {
 		const char *session = luo_msg_string(msg, "session");
 
 		if (n_fds != 1) {
@@ -401,7 +401,7 @@ static int event_decode(struct luo_client *c, struct json_object *msg, int *fds,
 
 	/* Other events carry no fds. */
 	close_fds(fds, n_fds);
-	if (!strcmp(name, "ABORTED")) {
+	if (!strcmp(name, LUO_EV_ABORTED)) {
 		copy_string(ev->reason, sizeof(ev->reason), luo_msg_string(msg, "reason"));
 		if (luo_msg_int(msg, "errno", &v) == 0 && v > 0 && v <= 4095)
 			ev->error = (int)v;
@@ -528,7 +528,7 @@ int luo_client_subscribe(struct luo_client *c, const char *id)
 		set_error(c, "invalid client id");
 		return -EINVAL;
 	}
-	return client_command(c, new_command_with("SUBSCRIBE", "id", id), NULL, 0);
+	return client_command(c, new_command_with(LUO_CMD_SUBSCRIBE, "id", id), NULL, 0);
 }
 
 /**
@@ -621,7 +621,7 @@ int luo_client_ready(struct luo_client *c)
 	if (!c)
 		return -EINVAL;
 	c->error[0] = '\0';
-	cmd = new_command("READY");
+	cmd = new_command(LUO_CMD_READY);
 	if (cmd && c->session[0])
 		json_object_object_add(cmd, "session", json_object_new_string(c->session));
 	return client_command(c, cmd, NULL, 0);
@@ -644,7 +644,7 @@ int luo_client_fail(struct luo_client *c, const char *reason)
 	if (!c)
 		return -EINVAL;
 	c->error[0] = '\0';
-	cmd = new_command_with("FAIL", "reason", reason ? reason : "no reason given");
+	cmd = new_command_with(LUO_CMD_FAIL, "reason", reason ? reason : "no reason given");
 	if (cmd && c->session[0])
 		json_object_object_add(cmd, "session", json_object_new_string(c->session));
 	return client_command(c, cmd, NULL, 0);
@@ -684,7 +684,7 @@ int luo_client_claim(struct luo_client *c, const char *id, int *session_fd)
 		return -EINVAL;
 	}
 	c->owner = -1;
-	r = client_call(c, new_command_with("CLAIM", "id", id), &fd, 1, &reply);
+	r = client_call(c, new_command_with(LUO_CMD_CLAIM, "id", id), &fd, 1, &reply);
 	if (r < 0)
 		return r;
 	if (luo_msg_int(reply, "uid", &uid) == 0 && uid >= 0 && uid < (uid_t)-1)
@@ -731,5 +731,5 @@ int luo_client_done(struct luo_client *c)
 	if (!c)
 		return -EINVAL;
 	c->error[0] = '\0';
-	return client_command(c, new_command("DONE"), NULL, 0);
+	return client_command(c, new_command(LUO_CMD_DONE), NULL, 0);
 }

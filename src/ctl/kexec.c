@@ -171,7 +171,7 @@ static void on_aborted(struct follow *f, struct json_object *ev)
 
 static bool event_known(const char *ev)
 {
-	return !strcmp(ev, "PROGRESS") || !strcmp(ev, "REBOOTING") || !strcmp(ev, "ABORTED");
+	return !strcmp(ev, LUO_EV_PROGRESS) || !strcmp(ev, LUO_EV_REBOOTING) || !strcmp(ev, LUO_EV_ABORTED);
 }
 
 /* An event of the update. Return: -1 to go on, or the exit code. */
@@ -181,14 +181,14 @@ static int on_event(struct follow *f, struct json_object *msg, const char *ev)
 		return -1;
 	if (f->ctl->json)
 		ctl_print_json_line(msg);
-	if (!strcmp(ev, "PROGRESS")) {
+	if (!strcmp(ev, LUO_EV_PROGRESS)) {
 		if (!f->ctl->json)
 			on_progress(f, msg);
-	} else if (!strcmp(ev, "REBOOTING")) {
+	} else if (!strcmp(ev, LUO_EV_REBOOTING)) {
 		f->phase = PHASE_REBOOTING;
 		if (!f->ctl->json)
 			on_rebooting(f, msg);
-	} else if (!strcmp(ev, "ABORTED")) {
+	} else if (!strcmp(ev, LUO_EV_ABORTED)) {
 		on_aborted(f, msg);
 		return CTL_EXIT_FAILED;
 	}
@@ -244,7 +244,7 @@ static int on_signal_received(struct follow *f)
 		return CTL_EXIT_FAILED;
 	}
 	ctl_error(f->ctl, "interrupted: asking luod to abort the update (interrupt again to leave)");
-	req = ctl_cmd_new("ABORT");
+	req = ctl_cmd_new(LUO_CMD_ABORT);
 	if (!req)
 		return ctl_fail(f->ctl, -ENOMEM);
 	json_object_object_add(req, "reason", json_object_new_string("luoctl kexec was interrupted"));
@@ -404,7 +404,7 @@ int cmd_kexec(struct ctl *ctl, int argc, char **argv)
 	if (optind < argc)
 		return ctl_usage_error(ctl, "unexpected argument '%s'", argv[optind]);
 
-	req = ctl_cmd_new("KEXEC");
+	req = ctl_cmd_new(LUO_CMD_KEXEC);
 	if (!req || !held)
 		return ctl_fail(ctl, -ENOMEM);
 	json_object_object_add(req, "timeout_ms", json_object_new_int64((int64_t)timeout_s * 1000));
@@ -468,7 +468,7 @@ int cmd_abort(struct ctl *ctl, int argc, char **argv)
 	if (optind < argc)
 		return ctl_usage_error(ctl, "unexpected argument '%s' (a reason goes after --reason)", argv[optind]);
 
-	req = ctl_cmd_new("ABORT");
+	req = ctl_cmd_new(LUO_CMD_ABORT);
 	if (req && reason)
 		json_object_object_add(req, "reason", json_object_new_string(reason));
 	return ctl_run_simple(ctl, req, "live update aborted: its clients resume");

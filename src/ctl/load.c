@@ -267,7 +267,7 @@ int cmd_load(struct ctl *ctl, int argc, char **argv)
 	if (r < 0)
 		return ctl_fail(ctl, r);
 
-	req = ctl_cmd_new("LOAD");
+	req = ctl_cmd_new(LUO_CMD_LOAD);
 	names = json_object_new_array();
 	if (!req || !names) {
 		json_object_put(names);
@@ -326,6 +326,6 @@ int cmd_unload(struct ctl *ctl, int argc, char **argv)
 	r = ctl_parse_no_args(ctl, argc, argv);
 	if (r >= 0)
 		return r;
-	req = ctl_cmd_new("UNLOAD");
+	req = ctl_cmd_new(LUO_CMD_UNLOAD);
 	return ctl_run_simple(ctl, req, "unloaded: no kernel is staged for kexec");
 }

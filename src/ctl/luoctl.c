@@ -626,7 +626,7 @@ int cmd_version(struct ctl *ctl, int argc, char **argv)
 	if (r >= 0)
 		return r;
 
-	req = ctl_cmd_new("VERSION");
+	req = ctl_cmd_new(LUO_CMD_VERSION);
 	if (!req)
 		return ctl_fail(ctl, -ENOMEM);
 	r = ctl_connect(ctl);

@@ -260,15 +260,22 @@ const char *carried_state(const struct carried *k);
 int state_restore_stored(struct daemon *d);
 int store_sync(struct daemon *d);
 void state_changed(struct daemon *d);
+int state_read(int fd, struct json_object **root);
+int state_write_all(int fd, const char *buf, size_t len);
+
+/* record.c */
 int record_init(struct daemon *d, const char *socket_path);
 void record_write(struct daemon *d);
 void record_check(struct daemon *d);
 bool lost_acknowledge(struct daemon *d, const char *id);
+
+/* binding.c */
 struct binding *binding_find(struct daemon *d, const char *id);
 int binding_add(struct daemon *d, const char *id, uid_t uid, bool reserved, bool limited);
 void binding_drop(struct daemon *d, struct binding *b);
 struct json_object *bindings_json(const struct daemon *d);
 void bindings_restore(struct daemon *d, struct json_object *root);
+void binding_of_carried(struct daemon *d, struct carried *k);
 
 /* load.c */
 cmd_fn cmd_load, cmd_unload;

@@ -479,10 +479,9 @@ static struct json_object *load_job_start(struct daemon *d, struct load_job *j)
  * @fds: kernel image, then initrds; the caller closes them
  * @n_fds: their number
  *
- * Checks what is quick here; the rest goes to a worker thread, and @c waits
- * (conn busy) until load_event() replies.
- *
- * Return: the reply, or NULL when it comes later.
+ * The quick checks run here, the rest in a worker thread: @c waits (busy)
+ * until load_event() replies.
+ * Return: the refusal, or NULL (the reply comes later).
  */
 struct json_object *cmd_load(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
 {

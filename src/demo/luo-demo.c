@@ -26,6 +26,7 @@
 
 #include "config.h"
 #include "luo-client.h"
+#include "protocol.h"
 #include "text.h"
 #include "util.h"
 
@@ -412,7 +413,7 @@ static int on_start(struct luo_client *c, struct luo_event *ev, bool *exit_now)
 		free(s);
 		r = luo_client_fail(c, why);
 		if (r < 0)
-			err_client(c, r, "FAIL");
+			err_client(c, r, LUO_CMD_FAIL);
 		return EXIT_FAILED;
 	}
 
@@ -435,7 +436,7 @@ static int on_start(struct luo_client *c, struct luo_event *ev, bool *exit_now)
 			return EXIT_OK;
 		}
 		if (r < 0) {
-			err_client(c, r, "FAIL");
+			err_client(c, r, LUO_CMD_FAIL);
 			return EXIT_FAILED;
 		}
 		say("sent FAIL: %s", arg.fail_reason);
@@ -455,7 +456,7 @@ static int on_start(struct luo_client *c, struct luo_event *ev, bool *exit_now)
 			return EXIT_OK;
 		}
 		if (r < 0) {
-			err_client(c, r, "READY");
+			err_client(c, r, LUO_CMD_READY);
 			return EXIT_FAILED;
 		}
 		say("ready");
@@ -479,7 +480,7 @@ static int do_preserve(struct luo_client *c)
 		}
 	}
 	if (r < 0) {
-		err_client(c, r, "SUBSCRIBE");
+		err_client(c, r, LUO_CMD_SUBSCRIBE);
 		return EXIT_FAILED;
 	}
 	info("subscribed; waiting for a live update");
@@ -683,7 +684,7 @@ static int do_verify(struct luo_client *c)
 		return EXIT_NOTHING;
 	}
 	if (r < 0) {
-		err_client(c, r, "CLAIM");
+		err_client(c, r, LUO_CMD_CLAIM);
 		return EXIT_FAILED;
 	}
 	/* Root may claim any id: make sure the data is ours before using it. */
@@ -721,7 +722,7 @@ static int do_verify(struct luo_client *c)
 	}
 	r = luo_client_done(c);
 	if (r < 0) {
-		err_client(c, r, "DONE");
+		err_client(c, r, LUO_CMD_DONE);
 		goto out;
 	}
 	say("verified %" PRIu64 " file(s), %" PRIu64 " bytes, checksum 0x%016" PRIx64, s->files, s->bytes, s->total);
