@@ -127,7 +127,7 @@ static void on_progress(struct follow *f, struct json_object *ev)
 		f->id_width = (int)strlen(id) + 1;
 	snprintf(label, sizeof(label), "%s:", id ? id : "?");
 	printf("  %-*s %-9s  %s\n", f->id_width, ctl_text(label), state ? ctl_text(state) : "?",
-	       ctl_format_duration(t, sizeof(t), ctl_now_ms() - f->t0));
+	       ctl_format_duration(t, sizeof(t), luo_now_ms() - f->t0));
 }
 
 static void on_rebooting(struct follow *f, struct json_object *ev)
@@ -136,7 +136,7 @@ static void on_rebooting(struct follow *f, struct json_object *ev)
 	size_t n = ids ? json_object_array_length(ids) : 0;
 	char t[32];
 
-	ctl_format_duration(t, sizeof(t), ctl_now_ms() - f->t0);
+	ctl_format_duration(t, sizeof(t), luo_now_ms() - f->t0);
 	if (n == 0)
 		printf("no clients to wait for (%s): the machine is rebooting into the new kernel\n", t);
 	else
@@ -154,7 +154,7 @@ static void on_aborted(struct follow *f, struct json_object *ev)
 
 	luo_msg_int(ev, "errno", &err);
 	name = ctl_errname(name, err);
-	ctl_format_duration(t, sizeof(t), ctl_now_ms() - f->t0);
+	ctl_format_duration(t, sizeof(t), luo_now_ms() - f->t0);
 	/* luod's reason may name the errno already; say it once. */
 	if (err > 0 && !(reason && strstr(reason, name)))
 		ctl_error(f->ctl, "live update aborted after %s: %s (%s: %s)", t, reason ? reason : "no reason given",
@@ -244,7 +244,7 @@ static int on_signal_received(struct follow *f)
 		return CTL_EXIT_FAILED;
 	}
 	ctl_error(f->ctl, "interrupted: asking luod to abort the update (interrupt again to leave)");
-	req = ctl_cmd_new(LUO_CMD_ABORT);
+	req = luo_msg_command(LUO_CMD_ABORT);
 	if (!req)
 		return ctl_fail(f->ctl, -ENOMEM);
 	json_object_object_add(req, "reason", json_object_new_string("luoctl kexec was interrupted"));
@@ -292,7 +292,7 @@ static int follow(struct follow *f, struct json_object *req, int timeout_s, cons
 	r = ctl_conn_send(&f->ctl->conn, req, NULL, 0);
 	if (r < 0)
 		return ctl_report_transport(f->ctl, r);
-	f->t0 = ctl_now_ms();
+	f->t0 = luo_now_ms();
 
 	for (;;) {
 		_cleanup_json_ struct json_object *msg = NULL;
@@ -404,7 +404,7 @@ int cmd_kexec(struct ctl *ctl, int argc, char **argv)
 	if (optind < argc)
 		return ctl_usage_error(ctl, "unexpected argument '%s'", argv[optind]);
 
-	req = ctl_cmd_new(LUO_CMD_KEXEC);
+	req = luo_msg_command(LUO_CMD_KEXEC);
 	if (!req || !held)
 		return ctl_fail(ctl, -ENOMEM);
 	json_object_object_add(req, "timeout_ms", json_object_new_int64((int64_t)timeout_s * 1000));
@@ -468,7 +468,7 @@ int cmd_abort(struct ctl *ctl, int argc, char **argv)
 	if (optind < argc)
 		return ctl_usage_error(ctl, "unexpected argument '%s' (a reason goes after --reason)", argv[optind]);
 
-	req = ctl_cmd_new(LUO_CMD_ABORT);
+	req = luo_msg_command(LUO_CMD_ABORT);
 	if (req && reason)
 		json_object_object_add(req, "reason", json_object_new_string(reason));
 	return ctl_run_simple(ctl, req, "live update aborted: its clients resume");

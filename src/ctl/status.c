@@ -131,7 +131,7 @@ static void print_lost(struct ctl *ctl, struct json_object *st)
  */
 int ctl_fetch_status(struct ctl *ctl, struct json_object **reply)
 {
-	_cleanup_json_ struct json_object *req = ctl_cmd_new(LUO_CMD_STATUS);
+	_cleanup_json_ struct json_object *req = luo_msg_command(LUO_CMD_STATUS);
 
 	if (!req)
 		return ctl_fail(ctl, -ENOMEM);
@@ -321,7 +321,7 @@ int cmd_release(struct ctl *ctl, int argc, char **argv)
 	if (!luo_id_valid(id))
 		return ctl_usage_error(ctl, "'%s' is not a client id", id);
 
-	req = ctl_cmd_new(LUO_CMD_RELEASE);
+	req = luo_msg_command(LUO_CMD_RELEASE);
 	if (req)
 		json_object_object_add(req, "id", json_object_new_string(id));
 	snprintf(done, sizeof(done), "released the session of %s: its preserved data is discarded", id);
@@ -375,7 +375,7 @@ int cmd_reserve(struct ctl *ctl, int argc, char **argv)
 		return r;
 	if (uid < 0)
 		return ctl_usage_error(ctl, "--uid UID is required");
-	req = ctl_cmd_new(LUO_CMD_RESERVE);
+	req = luo_msg_command(LUO_CMD_RESERVE);
 	if (req) {
 		json_object_object_add(req, "id", json_object_new_string(id));
 		json_object_object_add(req, "uid", json_object_new_int64(uid));
@@ -407,7 +407,7 @@ int cmd_unreserve(struct ctl *ctl, int argc, char **argv)
 	r = parse_id(ctl, argc, argv, &id);
 	if (r >= 0)
 		return r;
-	req = ctl_cmd_new(LUO_CMD_UNRESERVE);
+	req = luo_msg_command(LUO_CMD_UNRESERVE);
 	if (req)
 		json_object_object_add(req, "id", json_object_new_string(id));
 	snprintf(done, sizeof(done), "client id %s is free: the next uid to subscribe it owns it", id);
@@ -433,7 +433,7 @@ int cmd_ids(struct ctl *ctl, int argc, char **argv)
 	r = ctl_parse_no_args(ctl, argc, argv);
 	if (r >= 0)
 		return r;
-	req = ctl_cmd_new(LUO_CMD_BINDINGS);
+	req = luo_msg_command(LUO_CMD_BINDINGS);
 	if (!req)
 		return ctl_fail(ctl, -ENOMEM);
 	r = ctl_request(ctl, req, NULL, 0, &reply);

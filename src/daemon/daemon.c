@@ -17,19 +17,6 @@
 #include "util.h"
 
 /**
- * now_ms() - monotonic clock in milliseconds.
- *
- * Return: the time.
- */
-uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/**
  * daemon_init() - set up the event loop around a listening socket.
  * @d: the daemon; its device fields must already be set
  * @listen_fd: bound and listening; owned by @d from now on

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "protocol.h"
+#include "util.h"
 
 /* Connections of non-root uids, in all and per uid; root's are not capped. */
 #define LUOD_MAX_CONNS 512
@@ -40,6 +41,12 @@
 #define LUOD_STATE_SESSION "luod"
 #define LUOD_STATE_TOKEN 1
 #define LUOD_SESSION_NAME_MAX 64
+
+/* The monotonic clock in milliseconds, as luod keeps its times. */
+static inline uint64_t now_ms(void)
+{
+	return (uint64_t)luo_now_ms();
+}
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
@@ -211,7 +218,6 @@ void conn_done(struct daemon *d);
 int daemon_init(struct daemon *d, int listen_fd);
 int daemon_run(struct daemon *d);
 void daemon_done(struct daemon *d);
-uint64_t now_ms(void);
 
 /*
  * A command's handler (dispatch.c's table). It returns the reply, which

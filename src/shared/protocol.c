@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include "protocol.h"
 #include "text.h"
@@ -53,6 +54,36 @@ void luo_conn_init_client(struct luo_conn *c, int fd)
 	luo_conn_init(c, fd);
 	c->max_in = LUO_PROTO_MAX_LUOD_LINE;
 	c->max_out = LUO_PROTO_MAX_LINE;
+}
+
+/**
+ * luo_conn_connect() - connect to luod's socket (blocking, close-on-exec).
+ * @c: receives the connection (luo_conn_release() by the caller)
+ * @path: the socket's path
+ *
+ * Return: 0, -EINVAL for an empty @path, -ENAMETOOLONG if it does not fit
+ * a socket address, or the -errno of socket(2)/connect(2).
+ */
+int luo_conn_connect(struct luo_conn *c, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	_cleanup_close_ int fd = -1;
+	size_t len = strlen(path);
+
+	if (len == 0)
+		return -EINVAL;
+	if (len >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, len);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	luo_conn_init_client(c, steal_fd(&fd));
+	return 0;
 }
 
 static void out_free(struct luo_out *o)
@@ -842,6 +873,21 @@ struct json_object *luo_msg_error(int err, const char *fmt, ...)
 	json_object_object_add(o, "error", json_object_new_string(text));
 	json_object_object_add(o, "errno", json_object_new_int(err));
 	json_object_object_add(o, "errname", json_object_new_string(luo_errno_name(err)));
+	return o;
+}
+
+/**
+ * luo_msg_command() - a new command message, {"cmd":NAME}.
+ * @name: the command's name (LUO_CMD_*)
+ *
+ * Return: the object, or NULL without memory.
+ */
+struct json_object *luo_msg_command(const char *name)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (o)
+		json_object_object_add(o, "cmd", json_object_new_string(name));
 	return o;
 }
 

@@ -88,6 +88,7 @@ struct luo_conn {
 
 void luo_conn_init(struct luo_conn *c, int fd);
 void luo_conn_init_client(struct luo_conn *c, int fd);
+int luo_conn_connect(struct luo_conn *c, const char *path);
 void luo_conn_release(struct luo_conn *c);
 int luo_conn_read(struct luo_conn *c);
 int luo_conn_next(struct luo_conn *c, struct json_object **msg, int *fds, size_t *n_fds);
@@ -102,6 +103,7 @@ bool luo_id_valid(const char *id);
 
 struct json_object *luo_msg_ok(void);
 struct json_object *luo_msg_error(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+struct json_object *luo_msg_command(const char *name);
 struct json_object *luo_msg_event(const char *event);
 const char *luo_msg_string(struct json_object *msg, const char *key);
 int luo_msg_int(struct json_object *msg, const char *key, int64_t *out);
