@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * luod's objects: the daemon, its connections, the subscriptions of this
- * boot and the sessions carried over from the previous one.
+ * boot and the sessions carried over from the previous one; and what each
+ * file offers the others. The layers, from the bottom: loop.c and conn.c
+ * (the transport); update.c (the state machine), state.c, record.c,
+ * binding.c; the commands (cmd-*.c, load.c); dispatch.c; daemon.c. A layer
+ * calls the ones below it; the transport reaches its owner only through
+ * struct conn_ops and the callbacks of its watches.
  */
 #ifndef LUOD_DAEMON_H
 #define LUOD_DAEMON_H

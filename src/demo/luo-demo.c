@@ -809,6 +809,41 @@ static int parse_u64(const char *s, uint64_t *out, bool suffix)
 	return 0;
 }
 
+/* The checks across options, and the MODE argument. */
+static int parse_mode(int argc, char **argv)
+{
+	const char *mode;
+
+	if (!arg.id || !*arg.id) {
+		err("--id is required");
+		return EXIT_USAGE;
+	}
+	if (strlen(arg.id) > 48) {
+		err("--id: at most 48 bytes");
+		return EXIT_USAGE;
+	}
+	if (arg.never_ready && arg.fail_reason) {
+		err("--never-ready and --fail exclude each other");
+		return EXIT_USAGE;
+	}
+	if (optind != argc - 1) {
+		err("want exactly one MODE: preserve, verify or run");
+		return EXIT_USAGE;
+	}
+	mode = argv[optind];
+	if (!strcmp(mode, "preserve"))
+		arg.mode = MODE_PRESERVE;
+	else if (!strcmp(mode, "verify"))
+		arg.mode = MODE_VERIFY;
+	else if (!strcmp(mode, "run"))
+		arg.mode = MODE_RUN;
+	else {
+		err("unknown mode %s: want preserve, verify or run", mode);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
 static int parse_args(int argc, char **argv)
 {
 	enum { OPT_SOCKET = 256, OPT_ID, OPT_SIZE, OPT_FILES, OPT_SEED, OPT_EXIT, OPT_NEVER, OPT_FAIL };
@@ -823,7 +858,6 @@ static int parse_args(int argc, char **argv)
 					      { "quiet", no_argument, NULL, 'q' },
 					      { "help", no_argument, NULL, 'h' },
 					      {} };
-	const char *mode;
 	int o;
 
 	while ((o = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
@@ -875,34 +909,7 @@ static int parse_args(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (!arg.id || !*arg.id) {
-		err("--id is required");
-		return EXIT_USAGE;
-	}
-	if (strlen(arg.id) > 48) {
-		err("--id: at most 48 bytes");
-		return EXIT_USAGE;
-	}
-	if (arg.never_ready && arg.fail_reason) {
-		err("--never-ready and --fail exclude each other");
-		return EXIT_USAGE;
-	}
-	if (optind != argc - 1) {
-		err("want exactly one MODE: preserve, verify or run");
-		return EXIT_USAGE;
-	}
-	mode = argv[optind];
-	if (!strcmp(mode, "preserve"))
-		arg.mode = MODE_PRESERVE;
-	else if (!strcmp(mode, "verify"))
-		arg.mode = MODE_VERIFY;
-	else if (!strcmp(mode, "run"))
-		arg.mode = MODE_RUN;
-	else {
-		err("unknown mode %s: want preserve, verify or run", mode);
-		return EXIT_USAGE;
-	}
-	return EXIT_OK;
+	return parse_mode(argc, argv);
 }
 
 int main(int argc, char **argv)

@@ -235,6 +235,77 @@ static int hex4(const char *p, const char *end, unsigned *out)
 	return 0;
 }
 
+/* The escape after a backslash (at s->p, the backslash passed): its code point. */
+static int strict_escape(struct strict *s, unsigned *cp)
+{
+	unsigned char ch = *s->p++;
+
+	switch (ch) {
+	case '"':
+	case '\\':
+	case '/':
+		*cp = ch;
+		return 0;
+	case 'b':
+		*cp = '\b';
+		return 0;
+	case 'f':
+		*cp = '\f';
+		return 0;
+	case 'n':
+		*cp = '\n';
+		return 0;
+	case 'r':
+		*cp = '\r';
+		return 0;
+	case 't':
+		*cp = '\t';
+		return 0;
+	case 'u':
+		break;
+	default:
+		return -EBADMSG;
+	}
+	if (hex4(s->p, s->end, cp) < 0)
+		return -EBADMSG;
+	s->p += 4;
+	if (*cp >= 0xdc00 && *cp <= 0xdfff)
+		return -EBADMSG; /* a low surrogate alone */
+	if (*cp >= 0xd800 && *cp <= 0xdbff) {
+		unsigned lo;
+
+		if (s->end - s->p < 6 || s->p[0] != '\\' || s->p[1] != 'u' || hex4(s->p + 2, s->end, &lo) < 0 ||
+		    lo < 0xdc00 || lo > 0xdfff)
+			return -EBADMSG; /* a high surrogate without its low half */
+		s->p += 6;
+		*cp = 0x10000 + ((*cp - 0xd800) << 10) + (lo - 0xdc00);
+	}
+	return *cp == 0 ? -EBADMSG : 0;
+}
+
+/* Encode @cp as UTF-8 at @out (when not NULL); its length. */
+static size_t utf8_put(char *out, unsigned cp)
+{
+	if (out) {
+		if (cp < 0x80) {
+			out[0] = (char)cp;
+		} else if (cp < 0x800) {
+			out[0] = (char)(0xc0 | cp >> 6);
+			out[1] = (char)(0x80 | (cp & 0x3f));
+		} else if (cp < 0x10000) {
+			out[0] = (char)(0xe0 | cp >> 12);
+			out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+			out[2] = (char)(0x80 | (cp & 0x3f));
+		} else {
+			out[0] = (char)(0xf0 | cp >> 18);
+			out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+			out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+			out[3] = (char)(0x80 | (cp & 0x3f));
+		}
+	}
+	return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+}
+
 /* A string; with @out (room for as many bytes as the raw string has) it is decoded there. */
 static int strict_string(struct strict *s, char *out, size_t *out_len)
 {
@@ -267,69 +338,11 @@ static int strict_string(struct strict *s, char *out, size_t *out_len)
 		}
 		if (s->end - s->p < 2)
 			return -EBADMSG;
-		ch = s->p[1];
-		s->p += 2;
-		switch (ch) {
-		case '"':
-		case '\\':
-		case '/':
-			cp = ch;
-			break;
-		case 'b':
-			cp = '\b';
-			break;
-		case 'f':
-			cp = '\f';
-			break;
-		case 'n':
-			cp = '\n';
-			break;
-		case 'r':
-			cp = '\r';
-			break;
-		case 't':
-			cp = '\t';
-			break;
-		case 'u':
-			if (hex4(s->p, s->end, &cp) < 0)
-				return -EBADMSG;
-			s->p += 4;
-			if (cp >= 0xdc00 && cp <= 0xdfff)
-				return -EBADMSG; /* a low surrogate alone */
-			if (cp >= 0xd800 && cp <= 0xdbff) {
-				unsigned lo;
-
-				if (s->end - s->p < 6 || s->p[0] != '\\' || s->p[1] != 'u' ||
-				    hex4(s->p + 2, s->end, &lo) < 0 || lo < 0xdc00 || lo > 0xdfff)
-					return -EBADMSG; /* a high surrogate without its low half */
-				s->p += 6;
-				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-			}
-			if (cp == 0)
-				return -EBADMSG;
-			break;
-		default:
+		s->p++;
+		if (strict_escape(s, &cp) < 0)
 			return -EBADMSG;
-		}
 		/* Encoded as UTF-8, an escape is never longer than itself. */
-		if (out) {
-			if (cp < 0x80) {
-				out[o] = (char)cp;
-			} else if (cp < 0x800) {
-				out[o] = (char)(0xc0 | cp >> 6);
-				out[o + 1] = (char)(0x80 | (cp & 0x3f));
-			} else if (cp < 0x10000) {
-				out[o] = (char)(0xe0 | cp >> 12);
-				out[o + 1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-				out[o + 2] = (char)(0x80 | (cp & 0x3f));
-			} else {
-				out[o] = (char)(0xf0 | cp >> 18);
-				out[o + 1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-				out[o + 2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-				out[o + 3] = (char)(0x80 | (cp & 0x3f));
-			}
-		}
-		o += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+		o += utf8_put(out ? out + o : NULL, cp);
 	}
 	s->p++;
 	if (out_len)
