@@ -195,11 +195,8 @@ int cmd_check(struct ctl *ctl, int argc, char **argv)
 	struct checks c = { 0 };
 	int r;
 
-	r = ctl_parse_no_args(ctl, argc, argv);
+	r = ctl_args_status(ctl, argc, argv, &st);
 	if (r >= 0)
-		return r;
-	r = ctl_fetch_status(ctl, &st);
-	if (r != CTL_EXIT_OK)
 		return r;
 
 	c.list = json_object_new_array();

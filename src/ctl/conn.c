@@ -44,7 +44,7 @@ int ctl_conn_send(struct luo_conn *c, struct json_object *msg, const int *fds, s
  * Messages already buffered are handed out before the end of the stream is
  * reported. Fds that come with a message are closed: luoctl expects none.
  *
- * Return: 1 with a message, 0 when luod closed the connection, -ETIMEDOUT,
+ * Return: 0 with a message, LUO_CONN_EOF when luod closed the connection, -ETIMEDOUT,
  * -EINTR when a signal arrived, -EBADMSG/-EPROTO/-EMSGSIZE for a malformed
  * stream, or another -errno (-ECONNRESET).
  */
@@ -64,7 +64,7 @@ int ctl_conn_recv(struct luo_conn *c, struct json_object **msg, int timeout_ms, 
 			return r;
 		if (r > 0) {
 			close_fds(fds, n_fds);
-			return 1;
+			return 0;
 		}
 
 		if (deadline >= 0) {
@@ -83,7 +83,7 @@ int ctl_conn_recv(struct luo_conn *c, struct json_object **msg, int timeout_ms, 
 
 		r = luo_conn_read(c);
 		if (r == LUO_CONN_EOF)
-			return 0;
+			return LUO_CONN_EOF;
 		if (r < 0 && r != -EAGAIN)
 			return r;
 	}
@@ -126,7 +126,7 @@ int ctl_conn_call(struct luo_conn *c, struct json_object *cmd, const int *fds, s
 		r = ctl_conn_recv(c, &msg, left, NULL);
 		if (r < 0)
 			return r;
-		if (r == 0)
+		if (r == LUO_CONN_EOF)
 			return -ECONNRESET;
 		if (json_object_object_get_ex(msg, "event", NULL))
 			continue;

@@ -113,6 +113,7 @@ int ctl_report_reply(const struct ctl *ctl, struct json_object *reply);
 int ctl_request(struct ctl *ctl, struct json_object *cmd, const int *fds, size_t n_fds, struct json_object **reply);
 int ctl_run_simple(struct ctl *ctl, struct json_object *req, const char *done);
 int ctl_fetch_status(struct ctl *ctl, struct json_object **reply);
+int ctl_args_status(struct ctl *ctl, int argc, char **argv, struct json_object **reply);
 const char *ctl_text(const char *s);
 void ctl_print_json(struct json_object *obj);
 void ctl_print_json_line(struct json_object *obj);

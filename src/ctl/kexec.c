@@ -269,15 +269,15 @@ static int on_end(struct follow *f, int r)
 			return k;
 	}
 	if (f->phase == PHASE_STARTING)
-		return ctl_report_transport(f->ctl, r == 0 ? -ECONNRESET : r);
-	if (f->phase == PHASE_REBOOTING && (r == 0 || r == -ECONNRESET)) {
+		return ctl_report_transport(f->ctl, r == LUO_CONN_EOF ? -ECONNRESET : r);
+	if (f->phase == PHASE_REBOOTING && (r == LUO_CONN_EOF || r == -ECONNRESET)) {
 		if (!f->ctl->json)
 			printf("luod closed the connection: the machine is going down\n");
 		return CTL_EXIT_OK;
 	}
 	if (r == -ETIMEDOUT)
 		ctl_error(f->ctl, "no word from luod for %d seconds", KEXEC_GRACE_MS / 1000);
-	else if (r == 0 || r == -ECONNRESET)
+	else if (r == LUO_CONN_EOF || r == -ECONNRESET)
 		ctl_error(f->ctl, "luod closed the connection before the update finished");
 	else
 		ctl_error(f->ctl, "lost the connection to luod: %s", strerror(-r));
@@ -311,7 +311,7 @@ static int follow(struct follow *f, struct json_object *req, int timeout_s, cons
 				return r;
 			continue;
 		}
-		if (r <= 0)
+		if (r != 0)
 			return on_end(f, r);
 
 		ev = luo_msg_string(msg, "event");

@@ -139,6 +139,26 @@ int ctl_fetch_status(struct ctl *ctl, struct json_object **reply)
 }
 
 /**
+ * ctl_args_status() - a command that takes no argument and reads STATUS.
+ * @ctl: the invocation
+ * @argc: argument count
+ * @argv: the arguments
+ * @reply: receives the STATUS reply (caller puts it)
+ *
+ * Return: -1 with @reply set, or the CTL_EXIT_* code to return (--help, a
+ * usage error, or an error already reported).
+ */
+int ctl_args_status(struct ctl *ctl, int argc, char **argv, struct json_object **reply)
+{
+	int r = ctl_parse_no_args(ctl, argc, argv);
+
+	if (r >= 0)
+		return r;
+	r = ctl_fetch_status(ctl, reply);
+	return r != CTL_EXIT_OK ? r : -1;
+}
+
+/**
  * cmd_status() - luoctl status.
  * @ctl: the invocation
  * @argc: argument count
@@ -155,11 +175,8 @@ int cmd_status(struct ctl *ctl, int argc, char **argv)
 	int64_t v;
 	int r;
 
-	r = ctl_parse_no_args(ctl, argc, argv);
+	r = ctl_args_status(ctl, argc, argv, &st);
 	if (r >= 0)
-		return r;
-	r = ctl_fetch_status(ctl, &st);
-	if (r != CTL_EXIT_OK)
 		return r;
 	if (ctl->json) {
 		ctl_print_reply_json(st);
@@ -253,12 +270,10 @@ int cmd_list(struct ctl *ctl, int argc, char **argv)
 	struct json_object *clients, *sessions, *lost;
 	int r;
 
-	r = ctl_parse_no_args(ctl, argc, argv);
+	r = ctl_args_status(ctl, argc, argv, &st);
 	if (r >= 0)
 		return r;
-	r = ctl_fetch_status(ctl, &st);
-	if (r != CTL_EXIT_OK)
-		return r;
+	r = 0;
 
 	clients = member(st, "clients", json_type_array);
 	sessions = member(st, "sessions", json_type_array);

@@ -13,7 +13,7 @@
 #include "util.h"
 
 /**
- * cmd_claim() - CLAIM: take the session carried over the update for an id.
+ * handle_claim() - CLAIM: take the session carried over the update for an id.
  * @d: the daemon
  * @c: the connection
  * @msg: the command
@@ -22,7 +22,7 @@
  *
  * Return: the refusal, or NULL once replied (the reply carries the session).
  */
-struct json_object *cmd_claim(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
+struct json_object *handle_claim(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
 {
 	const char *id = luo_msg_string(msg, "id");
 	struct json_object *reply;
@@ -71,7 +71,7 @@ void claim_conn_closed(struct conn *c)
 }
 
 /**
- * cmd_done() - DONE: the claimer has its data back; the session goes.
+ * handle_done() - DONE: the claimer has its data back; the session goes.
  * @d: the daemon
  * @c: the connection
  * @msg: the command
@@ -80,7 +80,7 @@ void claim_conn_closed(struct conn *c)
  *
  * Return: the reply.
  */
-struct json_object *cmd_done(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
+struct json_object *handle_done(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
 {
 	struct carried *k = c->claim;
 	struct json_object *reply;
@@ -96,7 +96,7 @@ struct json_object *cmd_done(struct daemon *d, struct conn *c, struct json_objec
 }
 
 /**
- * cmd_release() - RELEASE: discard a carried session, or acknowledge a lost one.
+ * handle_release() - RELEASE: discard a carried session, or acknowledge a lost one.
  * @d: the daemon
  * @c: the connection
  * @msg: the command
@@ -105,7 +105,7 @@ struct json_object *cmd_done(struct daemon *d, struct conn *c, struct json_objec
  *
  * Return: the reply.
  */
-struct json_object *cmd_release(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
+struct json_object *handle_release(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
 {
 	const char *id = luo_msg_string(msg, "id");
 	struct carried *k = id ? carried_find(d, id) : NULL;
@@ -124,7 +124,7 @@ struct json_object *cmd_release(struct daemon *d, struct conn *c, struct json_ob
 }
 
 /**
- * cmd_reserve() - RESERVE: bind a client id to a uid.
+ * handle_reserve() - RESERVE: bind a client id to a uid.
  * @d: the daemon
  * @c: the connection
  * @msg: the command
@@ -133,7 +133,7 @@ struct json_object *cmd_release(struct daemon *d, struct conn *c, struct json_ob
  *
  * Return: the reply.
  */
-struct json_object *cmd_reserve(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
+struct json_object *handle_reserve(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
 {
 	const char *id = luo_msg_string(msg, "id");
 	struct json_object *reply;
@@ -166,7 +166,7 @@ struct json_object *cmd_reserve(struct daemon *d, struct conn *c, struct json_ob
 }
 
 /**
- * cmd_unreserve() - UNRESERVE: unbind a client id nothing uses.
+ * handle_unreserve() - UNRESERVE: unbind a client id nothing uses.
  * @d: the daemon
  * @c: the connection
  * @msg: the command
@@ -175,7 +175,7 @@ struct json_object *cmd_reserve(struct daemon *d, struct conn *c, struct json_ob
  *
  * Return: the reply.
  */
-struct json_object *cmd_unreserve(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
+struct json_object *handle_unreserve(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
 {
 	const char *id = luo_msg_string(msg, "id");
 	struct binding *b;
@@ -199,7 +199,7 @@ struct json_object *cmd_unreserve(struct daemon *d, struct conn *c, struct json_
 }
 
 /**
- * cmd_bindings() - BINDINGS: list the bound client ids.
+ * handle_bindings() - BINDINGS: list the bound client ids.
  * @d: the daemon
  * @c: the connection
  * @msg: the command
@@ -208,7 +208,7 @@ struct json_object *cmd_unreserve(struct daemon *d, struct conn *c, struct json_
  *
  * Return: the reply.
  */
-struct json_object *cmd_bindings(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
+struct json_object *handle_bindings(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
 {
 	struct json_object *reply = luo_msg_ok();
 

@@ -13,7 +13,7 @@
 #include "util.h"
 
 /**
- * cmd_version() - VERSION: the protocol's and luod's versions.
+ * handle_version() - VERSION: the protocol's and luod's versions.
  * @d: the daemon
  * @c: the connection
  * @msg: the command
@@ -22,7 +22,7 @@
  *
  * Return: the reply.
  */
-struct json_object *cmd_version(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
+struct json_object *handle_version(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
 {
 	struct json_object *o = luo_msg_ok();
 
@@ -96,7 +96,7 @@ static struct json_object *status_sessions(struct daemon *d)
 }
 
 /**
- * cmd_status() - STATUS: what luod knows, for luoctl status and scripts.
+ * handle_status() - STATUS: what luod knows, for luoctl status and scripts.
  * @d: the daemon
  * @c: the connection
  * @msg: the command
@@ -105,7 +105,7 @@ static struct json_object *status_sessions(struct daemon *d)
  *
  * Return: the reply.
  */
-struct json_object *cmd_status(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
+struct json_object *handle_status(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
 {
 	struct json_object *o = luo_msg_ok();
 	int loaded = kexec_loaded();

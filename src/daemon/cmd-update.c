@@ -54,7 +54,7 @@ static struct json_object *subscribe_check(struct daemon *d, struct conn *c, con
 }
 
 /**
- * cmd_subscribe() - SUBSCRIBE: take part in the next live updates.
+ * handle_subscribe() - SUBSCRIBE: take part in the next live updates.
  * @d: the daemon
  * @c: the connection
  * @msg: the command
@@ -65,7 +65,7 @@ static struct json_object *subscribe_check(struct daemon *d, struct conn *c, con
  *
  * Return: the reply.
  */
-struct json_object *cmd_subscribe(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
+struct json_object *handle_subscribe(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
 {
 	const char *id = luo_msg_string(msg, "id");
 	struct binding *b = id ? binding_find(d, id) : NULL;
@@ -130,7 +130,7 @@ static struct json_object *barrier_answer(struct daemon *d, struct conn *c, stru
 }
 
 /**
- * cmd_ready() - READY: the client has preserved what it needs.
+ * handle_ready() - READY: the client has preserved what it needs.
  * @d: the daemon
  * @c: the connection
  * @msg: the command
@@ -139,13 +139,13 @@ static struct json_object *barrier_answer(struct daemon *d, struct conn *c, stru
  *
  * Return: the refusal, or NULL once replied.
  */
-struct json_object *cmd_ready(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
+struct json_object *handle_ready(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
 {
 	return barrier_answer(d, c, msg, false);
 }
 
 /**
- * cmd_fail() - FAIL: the client cannot preserve its state; the update aborts.
+ * handle_fail() - FAIL: the client cannot preserve its state; the update aborts.
  * @d: the daemon
  * @c: the connection
  * @msg: the command
@@ -154,13 +154,13 @@ struct json_object *cmd_ready(struct daemon *d, struct conn *c, struct json_obje
  *
  * Return: the refusal, or NULL once replied.
  */
-struct json_object *cmd_fail(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
+struct json_object *handle_fail(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
 {
 	return barrier_answer(d, c, msg, true);
 }
 
 /**
- * cmd_kexec() - KEXEC: start a live update.
+ * handle_kexec() - KEXEC: start a live update.
  * @d: the daemon
  * @c: the connection; it receives the update's events
  * @msg: the command
@@ -169,18 +169,21 @@ struct json_object *cmd_fail(struct daemon *d, struct conn *c, struct json_objec
  *
  * Return: the refusal, or NULL once replied (update_start()).
  */
-struct json_object *cmd_kexec(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
+struct json_object *handle_kexec(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
 {
 	int64_t timeout_ms = LUOD_DEFAULT_TIMEOUT_MS;
 	int r = luo_msg_int(msg, "timeout_ms", &timeout_ms);
 
 	if (r == -EINVAL || timeout_ms <= 0 || timeout_ms > LUOD_MAX_TIMEOUT_MS)
 		return luo_msg_error(EINVAL, "timeout_ms must be an integer from 1 to %d", LUOD_MAX_TIMEOUT_MS);
+	/* A LOAD and an update exclude each other (LOAD's side: update_gate()). */
+	if (load_busy(d))
+		return luo_msg_error(EBUSY, "a kernel is being loaded (LOAD in progress): start the update after it");
 	return update_start(d, c, timeout_ms, luo_msg_bool(msg, "force"));
 }
 
 /**
- * cmd_abort() - ABORT: the administrator aborts the update being prepared.
+ * handle_abort() - ABORT: the administrator aborts the update being prepared.
  * @d: the daemon
  * @c: the connection
  * @msg: the command
@@ -189,7 +192,7 @@ struct json_object *cmd_kexec(struct daemon *d, struct conn *c, struct json_obje
  *
  * Return: the reply.
  */
-struct json_object *cmd_abort(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
+struct json_object *handle_abort(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
 {
 	const char *why = luo_msg_string(msg, "reason");
 	struct json_object *refusal = update_gate(d, LUO_CMD_ABORT);

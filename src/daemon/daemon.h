@@ -231,18 +231,19 @@ void daemon_done(struct daemon *d);
  * later (LOAD: the connection is busy until then). The fds are closed
  * after it returns; it keeps duplicates of the ones it needs.
  */
-typedef struct json_object *cmd_fn(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds);
+typedef struct json_object *handler_fn(struct daemon *d, struct conn *c, struct json_object *msg, int *fds,
+				       size_t n_fds);
 
 /* dispatch.c */
 extern const struct conn_ops dispatch_conn_ops;
 
 /* cmd-update.c */
-cmd_fn cmd_subscribe, cmd_ready, cmd_fail, cmd_kexec, cmd_abort;
+handler_fn handle_subscribe, handle_ready, handle_fail, handle_kexec, handle_abort;
 /* cmd-claim.c */
-cmd_fn cmd_claim, cmd_done, cmd_release, cmd_reserve, cmd_unreserve, cmd_bindings;
+handler_fn handle_claim, handle_done, handle_release, handle_reserve, handle_unreserve, handle_bindings;
 void claim_conn_closed(struct conn *c);
 /* cmd-status.c */
-cmd_fn cmd_version, cmd_status;
+handler_fn handle_version, handle_status;
 
 /* update.c: the state machine */
 int update_init(struct daemon *d);
@@ -289,7 +290,7 @@ void bindings_restore(struct daemon *d, struct json_object *root);
 void binding_of_carried(struct daemon *d, struct carried *k);
 
 /* load.c */
-cmd_fn cmd_load, cmd_unload;
+handler_fn handle_load, handle_unload;
 void load_conn_closed(struct daemon *d, struct conn *c);
 struct json_object *load_status(struct daemon *d);
 bool load_busy(const struct daemon *d);

@@ -13,21 +13,31 @@
 #include "log.h"
 #include "util.h"
 
+/* clang-format off */
 static const struct command {
 	const char *name;
-	cmd_fn *handler;
+	handler_fn *handler;
 	bool admin_only;
 	bool takes_fds;
 } commands[] = {
-	{ LUO_CMD_SUBSCRIBE, cmd_subscribe, false, false }, { LUO_CMD_READY, cmd_ready, false, false },
-	{ LUO_CMD_FAIL, cmd_fail, false, false },	    { LUO_CMD_CLAIM, cmd_claim, false, false },
-	{ LUO_CMD_DONE, cmd_done, false, false },	    { LUO_CMD_STATUS, cmd_status, false, false },
-	{ LUO_CMD_VERSION, cmd_version, false, false },	    { LUO_CMD_BINDINGS, cmd_bindings, false, false },
-	{ LUO_CMD_KEXEC, cmd_kexec, true, false },	    { LUO_CMD_ABORT, cmd_abort, true, false },
-	{ LUO_CMD_RELEASE, cmd_release, true, false },	    { LUO_CMD_RESERVE, cmd_reserve, true, false },
-	{ LUO_CMD_UNRESERVE, cmd_unreserve, true, false },  { LUO_CMD_LOAD, cmd_load, true, true },
-	{ LUO_CMD_UNLOAD, cmd_unload, true, false },
+	/* name, handler, admin_only (root only), takes_fds (SCM_RIGHTS) */
+	{ LUO_CMD_SUBSCRIBE,    handle_subscribe,  false,     false },
+	{ LUO_CMD_READY,        handle_ready,      false,     false },
+	{ LUO_CMD_FAIL,         handle_fail,       false,     false },
+	{ LUO_CMD_CLAIM,        handle_claim,      false,     false },
+	{ LUO_CMD_DONE,         handle_done,       false,     false },
+	{ LUO_CMD_STATUS,       handle_status,     false,     false },
+	{ LUO_CMD_VERSION,      handle_version,    false,     false },
+	{ LUO_CMD_BINDINGS,     handle_bindings,   false,     false },
+	{ LUO_CMD_KEXEC,        handle_kexec,      true,      false },
+	{ LUO_CMD_ABORT,        handle_abort,      true,      false },
+	{ LUO_CMD_RELEASE,      handle_release,    true,      false },
+	{ LUO_CMD_RESERVE,      handle_reserve,    true,      false },
+	{ LUO_CMD_UNRESERVE,    handle_unreserve,  true,      false },
+	{ LUO_CMD_LOAD,         handle_load,       true,      true },
+	{ LUO_CMD_UNLOAD,       handle_unload,     true,      false },
 };
+/* clang-format on */
 
 static const struct command *command_find(const char *name)
 {
@@ -37,7 +47,7 @@ static const struct command *command_find(const char *name)
 	return NULL;
 }
 
-/* Handle one command: its reply, or NULL when the handler replied (cmd_fn). */
+/* Handle one command: its reply, or NULL when the handler replied (handler_fn). */
 static struct json_object *dispatch(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
 {
 	const char *name = luo_msg_string(msg, "cmd");

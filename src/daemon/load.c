@@ -472,7 +472,7 @@ static struct json_object *load_job_start(struct daemon *d, struct load_job *j)
 }
 
 /**
- * cmd_load() - LOAD: stage the next kernel for kexec.
+ * handle_load() - LOAD: stage the next kernel for kexec.
  * @d: the daemon
  * @c: the requesting connection (root)
  * @msg: the command
@@ -483,7 +483,7 @@ static struct json_object *load_job_start(struct daemon *d, struct load_job *j)
  * until load_event() replies.
  * Return: the refusal, or NULL (the reply comes later).
  */
-struct json_object *cmd_load(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
+struct json_object *handle_load(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
 {
 	const char *cmdline = luo_msg_string(msg, "cmdline");
 	const char *kernel = luo_msg_string(msg, "kernel");
@@ -574,12 +574,12 @@ void load_done(struct daemon *d)
 }
 
 /**
- * cmd_unload() - UNLOAD: unstage the kernel loaded for kexec.
+ * handle_unload() - UNLOAD: unstage the kernel loaded for kexec.
  * @d: the daemon
  *
  * Return: the reply.
  */
-struct json_object *cmd_unload(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
+struct json_object *handle_unload(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
 {
 	struct json_object *refusal;
 	int r;

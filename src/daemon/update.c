@@ -251,8 +251,6 @@ struct json_object *update_start(struct daemon *d, struct conn *by, int64_t time
 	reply = update_gate(d, LUO_CMD_KEXEC);
 	if (reply)
 		return reply;
-	if (load_busy(d))
-		return luo_msg_error(EBUSY, "a kernel is being loaded (LOAD in progress): start the update after it");
 	if (d->dev_fd < 0)
 		return luo_msg_error(ENODEV, "LUO is not available: %s",
 				     d->dev_err == ENOENT ? "/dev/liveupdate does not exist" : strerror(d->dev_err));

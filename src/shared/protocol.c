@@ -402,6 +402,21 @@ static int name_cmp(const void *a, const void *b, void *names)
 	return r ? r : (x->len > y->len) - (x->len < y->len);
 }
 
+/* After a member or an element: ',' (another follows) or @close (the end). */
+enum { STRICT_MORE, STRICT_END };
+
+static int strict_separator(struct strict *s, char close)
+{
+	strict_ws(s);
+	if (s->p < s->end && *s->p == ',') {
+		s->p++;
+		return STRICT_MORE;
+	}
+	if (s->p < s->end && *s->p == close)
+		return STRICT_END;
+	return -EBADMSG;
+}
+
 static int strict_object(struct strict *s, unsigned depth)
 {
 	size_t first = s->n_spans, names_start = s->names_len;
@@ -438,14 +453,11 @@ static int strict_object(struct strict *s, unsigned depth)
 		r = strict_value(s, depth);
 		if (r < 0)
 			return r;
-		strict_ws(s);
-		if (s->p < s->end && *s->p == ',') {
-			s->p++;
-			continue;
-		}
-		if (s->p < s->end && *s->p == '}')
+		r = strict_separator(s, '}');
+		if (r < 0)
+			return r;
+		if (r == STRICT_END)
 			break;
-		return -EBADMSG;
 	}
 	s->p++;
 	qsort_r(s->spans + first, s->n_spans - first, sizeof(*s->spans), name_cmp, s->names);
@@ -471,14 +483,11 @@ static int strict_array(struct strict *s, unsigned depth)
 		r = strict_value(s, depth);
 		if (r < 0)
 			return r;
-		strict_ws(s);
-		if (s->p < s->end && *s->p == ',') {
-			s->p++;
-			continue;
-		}
-		if (s->p < s->end && *s->p == ']')
+		r = strict_separator(s, ']');
+		if (r < 0)
+			return r;
+		if (r == STRICT_END)
 			break;
-		return -EBADMSG;
 	}
 	s->p++;
 	return 0;
@@ -590,7 +599,7 @@ int luo_proto_parse(const char *line, size_t len, struct json_object **msg)
  * A message carries as many fds as its "fds" member says (0 when absent);
  * they are the oldest received fds not yet handed out.
  *
- * Return: 1 with a message, 0 when no complete line is buffered, or
+ * Return: LUO_CONN_MESSAGE with a message, 0 when no complete line is buffered, or
  * -EBADMSG (not a JSON object), -EPROTO (fds missing, surplus or
  * undeclared). On error the connection must be released.
  */
@@ -635,7 +644,7 @@ int luo_conn_next(struct luo_conn *c, struct json_object **msg, int *fds, size_t
 	c->n_in_fds -= want;
 	*n_fds = want;
 	*msg = steal_ptr(&obj);
-	return 1;
+	return LUO_CONN_MESSAGE;
 }
 
 /*

@@ -57,9 +57,12 @@
 #define LUO_EV_PROGRESS "PROGRESS"
 #define LUO_EV_REBOOTING "REBOOTING"
 
-/* Positive results of luo_conn_read(): expected outcomes, not errors. */
+/* Positive results: expected outcomes, not errors. */
 enum {
+	/* luo_conn_read(), ctl_conn_recv(): the peer closed the stream. */
 	LUO_CONN_EOF = 1,
+	/* luo_conn_next(): a message was handed out. */
+	LUO_CONN_MESSAGE = 1,
 };
 
 struct luo_out;
