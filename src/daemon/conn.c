@@ -159,7 +159,7 @@ static unsigned fds_charged(struct daemon *d, uid_t uid)
 int fd_budget(struct daemon *d, uid_t uid, unsigned more, char *why, size_t len)
 {
 	unsigned reserve = d->fd_limit / 4 > LUOD_FD_RESERVE_MIN ? d->fd_limit / 4 : LUOD_FD_RESERVE_MIN;
-	unsigned held = carried_count(d) + reserve;
+	unsigned held = d->n_carried + reserve;
 	unsigned share = d->fd_limit > held ? d->fd_limit - held : 0;
 	unsigned mine, all;
 

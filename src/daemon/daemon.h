@@ -177,6 +177,8 @@ struct daemon {
 	struct sub *subs;
 	unsigned n_subs;
 	struct carried *carried;
+	/* Their number (state.c keeps it; the fd budget of conn.c reads it). */
+	unsigned n_carried;
 	struct binding *bindings;
 	unsigned n_bindings;
 

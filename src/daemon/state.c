@@ -50,6 +50,7 @@ void carried_free(struct daemon *d, struct carried *k)
 	for (struct carried **p = &d->carried; *p; p = &(*p)->next) {
 		if (*p == k) {
 			*p = k->next;
+			d->n_carried--;
 			break;
 		}
 	}
@@ -67,11 +68,7 @@ void carried_free(struct daemon *d, struct carried *k)
  */
 unsigned carried_count(const struct daemon *d)
 {
-	unsigned n = 0;
-
-	for (const struct carried *k = d->carried; k; k = k->next)
-		n++;
-	return n;
+	return d->n_carried;
 }
 
 /**
@@ -228,6 +225,7 @@ static int carried_add(struct daemon *d, const char *id, const char *session, in
 	k->handed = handed;
 	k->next = d->carried;
 	d->carried = k;
+	d->n_carried++;
 	binding_of_carried(d, k);
 	return 0;
 }
