@@ -1,6 +1,7 @@
 #!/bin/bash
 # The test command: installs what it needs, builds, and runs every tier:
-#   style     clang-format (.clang-format, kernel style) on every C file
+#   style     clang-format (.clang-format, kernel style) on every C file; the
+#             length of functions and of luod's files (scripts/lint.sh)
 #   unit      unit tests (protocol, log, client library, command-line builder, test double)
 #   asan      the unit and host tiers again, built with ASan and UBSan
 #   fuzz      the protocol decoder under libFuzzer (clang, ASan, UBSan), 30 s;
@@ -122,6 +123,7 @@ for tier in $tiers; do
 	case $tier in
 	style)
 		run_tap style style_check
+		run_tap lint scripts/lint.sh
 		;;
 	unit)
 		unit_tests build

@@ -93,14 +93,6 @@ static int client_dead(struct luo_client *c)
 	return c->dead;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Milliseconds left before @deadline (-1: none) as a poll() timeout. */
 static int time_left(int64_t deadline)
 {
@@ -108,7 +100,7 @@ static int time_left(int64_t deadline)
 
 	if (deadline < 0)
 		return -1;
-	left = deadline - now_ms();
+	left = deadline - luo_now_ms();
 	if (left <= 0)
 		return 0;
 	return left > INT_MAX ? INT_MAX : (int)left;
@@ -325,18 +317,9 @@ static int client_command(struct luo_client *c, struct json_object *cmd, int *fd
 	return client_call(c, cmd, fds_out, want_fds, NULL);
 }
 
-static struct json_object *new_command(const char *name)
-{
-	struct json_object *o = json_object_new_object();
-
-	if (o)
-		json_object_object_add(o, "cmd", json_object_new_string(name));
-	return o;
-}
-
 static struct json_object *new_command_with(const char *name, const char *key, const char *value)
 {
-	struct json_object *o = new_command(name);
+	struct json_object *o = luo_msg_command(name);
 
 	if (o)
 		json_object_object_add(o, key, json_object_new_string(value));
@@ -365,7 +348,7 @@ static int event_decode(struct luo_client *c, struct json_object *msg, int *fds,
 		return -EPROTO;
 	}
 
-	if (!strcmp(name, "START_PRESERVATION")) {
+	if (!strcmp(name, LUO_EV_START_PRESERVATION)) {
 		const char *session = luo_msg_string(msg, "session");
 
 		if (n_fds != 1) {
@@ -401,7 +384,7 @@ static int event_decode(struct luo_client *c, struct json_object *msg, int *fds,
 
 	/* Other events carry no fds. */
 	close_fds(fds, n_fds);
-	if (!strcmp(name, "ABORTED")) {
+	if (!strcmp(name, LUO_EV_ABORTED)) {
 		copy_string(ev->reason, sizeof(ev->reason), luo_msg_string(msg, "reason"));
 		if (luo_msg_int(msg, "errno", &v) == 0 && v > 0 && v <= 4095)
 			ev->error = (int)v;
@@ -421,10 +404,9 @@ static int event_decode(struct luo_client *c, struct json_object *msg, int *fds,
  */
 int luo_client_connect(const char *socket_path, struct luo_client **ret)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	_cleanup_close_ int fd = -1;
-	struct luo_client *c;
 	const char *path = socket_path;
+	struct luo_client *c;
+	int r;
 
 	if (!ret)
 		return -EINVAL;
@@ -433,20 +415,14 @@ int luo_client_connect(const char *socket_path, struct luo_client **ret)
 		path = secure_getenv("LUOD_SOCKET");
 	if (!path || !*path)
 		path = LUOD_DEFAULT_SOCKET;
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return -errno;
-
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	luo_conn_init_client(&c->conn, steal_fd(&fd));
+	r = luo_conn_connect(&c->conn, path);
+	if (r < 0) {
+		free(c);
+		return r;
+	}
 	c->ev_tail = &c->ev_head;
 	c->owner = -1;
 	*ret = c;
@@ -528,7 +504,7 @@ int luo_client_subscribe(struct luo_client *c, const char *id)
 		set_error(c, "invalid client id");
 		return -EINVAL;
 	}
-	return client_command(c, new_command_with("SUBSCRIBE", "id", id), NULL, 0);
+	return client_command(c, new_command_with(LUO_CMD_SUBSCRIBE, "id", id), NULL, 0);
 }
 
 /**
@@ -547,7 +523,7 @@ int luo_client_subscribe(struct luo_client *c, const char *id)
  */
 int luo_client_next_event(struct luo_client *c, int timeout_ms, struct luo_event *ev)
 {
-	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	int64_t deadline = timeout_ms < 0 ? -1 : luo_now_ms() + timeout_ms;
 	struct queued_event *q;
 	int r;
 
@@ -621,7 +597,7 @@ int luo_client_ready(struct luo_client *c)
 	if (!c)
 		return -EINVAL;
 	c->error[0] = '\0';
-	cmd = new_command("READY");
+	cmd = luo_msg_command(LUO_CMD_READY);
 	if (cmd && c->session[0])
 		json_object_object_add(cmd, "session", json_object_new_string(c->session));
 	return client_command(c, cmd, NULL, 0);
@@ -644,7 +620,7 @@ int luo_client_fail(struct luo_client *c, const char *reason)
 	if (!c)
 		return -EINVAL;
 	c->error[0] = '\0';
-	cmd = new_command_with("FAIL", "reason", reason ? reason : "no reason given");
+	cmd = new_command_with(LUO_CMD_FAIL, "reason", reason ? reason : "no reason given");
 	if (cmd && c->session[0])
 		json_object_object_add(cmd, "session", json_object_new_string(c->session));
 	return client_command(c, cmd, NULL, 0);
@@ -684,7 +660,7 @@ int luo_client_claim(struct luo_client *c, const char *id, int *session_fd)
 		return -EINVAL;
 	}
 	c->owner = -1;
-	r = client_call(c, new_command_with("CLAIM", "id", id), &fd, 1, &reply);
+	r = client_call(c, new_command_with(LUO_CMD_CLAIM, "id", id), &fd, 1, &reply);
 	if (r < 0)
 		return r;
 	if (luo_msg_int(reply, "uid", &uid) == 0 && uid >= 0 && uid < (uid_t)-1)
@@ -731,5 +707,5 @@ int luo_client_done(struct luo_client *c)
 	if (!c)
 		return -EINVAL;
 	c->error[0] = '\0';
-	return client_command(c, new_command("DONE"), NULL, 0);
+	return client_command(c, luo_msg_command(LUO_CMD_DONE), NULL, 0);
 }

@@ -82,23 +82,12 @@ enum ctl_abi ctl_abi_of_status(struct json_object *st, const char **msg)
 	return CTL_ABI_UNKNOWN;
 }
 
-static void check_all(struct checks *c, struct json_object *st)
+/* The next kernel: loaded by luod, with LUO on its command line, its ABI. */
+static void check_next_kernel(struct checks *c, struct json_object *st)
 {
-	struct json_object *luo = NULL, *ld = NULL;
-	const char *state = luo_msg_string(st, "state"), *cmdline;
-	size_t n;
+	struct json_object *ld = NULL;
+	const char *cmdline;
 	int miss;
-
-	json_object_object_get_ex(st, "luo", &luo);
-	if (luo_msg_bool(luo, "available"))
-		add(c, "luo", CHECK_OK, "/dev/liveupdate is held by luod");
-	else
-		add(c, "luo", CHECK_FAIL, "LUO is not available: %s", luo_msg_string(luo, "error") ?: "unknown reason");
-
-	if (state && !strcmp(state, "idle"))
-		add(c, "daemon", CHECK_OK, "luod is idle");
-	else
-		add(c, "daemon", CHECK_FAIL, "an update is in progress (%s)", state ? state : "?");
 
 	json_object_object_get_ex(st, "loaded", &ld);
 	if (!json_object_is_type(ld, json_type_object))
@@ -140,6 +129,12 @@ static void check_all(struct checks *c, struct json_object *st)
 			break;
 		}
 	}
+}
+
+/* The clients subscribed, the sessions of the previous update pending. */
+static void check_clients(struct checks *c, struct json_object *st)
+{
+	size_t n;
 
 	n = count(st, "clients");
 	if (n)
@@ -166,6 +161,25 @@ static void check_all(struct checks *c, struct json_object *st)
 		add(c, "sessions", CHECK_OK, "no session from the previous update is pending");
 }
 
+static void check_all(struct checks *c, struct json_object *st)
+{
+	const char *state = luo_msg_string(st, "state");
+	struct json_object *luo = NULL;
+
+	json_object_object_get_ex(st, "luo", &luo);
+	if (luo_msg_bool(luo, "available"))
+		add(c, "luo", CHECK_OK, "/dev/liveupdate is held by luod");
+	else
+		add(c, "luo", CHECK_FAIL, "LUO is not available: %s", luo_msg_string(luo, "error") ?: "unknown reason");
+
+	if (state && !strcmp(state, "idle"))
+		add(c, "daemon", CHECK_OK, "luod is idle");
+	else
+		add(c, "daemon", CHECK_FAIL, "an update is in progress (%s)", state ? state : "?");
+	check_next_kernel(c, st);
+	check_clients(c, st);
+}
+
 /**
  * cmd_check() - luoctl check.
  * @ctl: the invocation
@@ -181,11 +195,8 @@ int cmd_check(struct ctl *ctl, int argc, char **argv)
 	struct checks c = { 0 };
 	int r;
 
-	r = ctl_parse_no_args(ctl, argc, argv);
+	r = ctl_args_status(ctl, argc, argv, &st);
 	if (r >= 0)
-		return r;
-	r = ctl_fetch_status(ctl, &st);
-	if (r != CTL_EXIT_OK)
 		return r;
 
 	c.list = json_object_new_array();

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * luoctl's side of the connection to luod: connecting to the socket, sending
+ * luoctl's side of the connection to luod (luo_conn_connect() opens it): sending
  * a command, waiting for the next message (poll, then luo_conn_next()), and
  * a call that waits for the reply while skipping events. Returns 0/-errno
  * and never prints; fds that luod might send are closed on receipt.
@@ -14,52 +14,6 @@
 
 #include "ctl.h"
 #include "util.h"
-
-/**
- * ctl_now_ms() - the monotonic clock.
- *
- * Return: milliseconds since an arbitrary point.
- */
-int64_t ctl_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/**
- * ctl_conn_open() - connect to luod.
- * @c: receives the connection (released by the caller)
- * @path: the socket's path
- *
- * The socket is blocking and close-on-exec.
- *
- * Return: 0, -ENAMETOOLONG if @path does not fit a socket address, or the
- * -errno of socket()/connect().
- */
-int ctl_conn_open(struct luo_conn *c, const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	_cleanup_close_ int fd = -1;
-	size_t len = strlen(path);
-
-	if (len == 0)
-		return -EINVAL;
-	if (len >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, path, len);
-
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		if (errno != EINTR)
-			return -errno;
-	}
-	luo_conn_init_client(c, steal_fd(&fd));
-	return 0;
-}
 
 /**
  * ctl_conn_send() - queue a message and write it out.
@@ -90,13 +44,13 @@ int ctl_conn_send(struct luo_conn *c, struct json_object *msg, const int *fds, s
  * Messages already buffered are handed out before the end of the stream is
  * reported. Fds that come with a message are closed: luoctl expects none.
  *
- * Return: 1 with a message, 0 when luod closed the connection, -ETIMEDOUT,
+ * Return: 0 with a message, LUO_CONN_EOF when luod closed the connection, -ETIMEDOUT,
  * -EINTR when a signal arrived, -EBADMSG/-EPROTO/-EMSGSIZE for a malformed
  * stream, or another -errno (-ECONNRESET).
  */
 int ctl_conn_recv(struct luo_conn *c, struct json_object **msg, int timeout_ms, const sigset_t *mask)
 {
-	int64_t deadline = timeout_ms >= 0 ? ctl_now_ms() + timeout_ms : -1;
+	int64_t deadline = timeout_ms >= 0 ? luo_now_ms() + timeout_ms : -1;
 	int fds[LUO_PROTO_MAX_FDS];
 	size_t n_fds = 0;
 	int r;
@@ -110,11 +64,11 @@ int ctl_conn_recv(struct luo_conn *c, struct json_object **msg, int timeout_ms, 
 			return r;
 		if (r > 0) {
 			close_fds(fds, n_fds);
-			return 1;
+			return 0;
 		}
 
 		if (deadline >= 0) {
-			int64_t left = deadline - ctl_now_ms();
+			int64_t left = deadline - luo_now_ms();
 
 			if (left <= 0)
 				return -ETIMEDOUT;
@@ -129,7 +83,7 @@ int ctl_conn_recv(struct luo_conn *c, struct json_object **msg, int timeout_ms, 
 
 		r = luo_conn_read(c);
 		if (r == LUO_CONN_EOF)
-			return 0;
+			return LUO_CONN_EOF;
 		if (r < 0 && r != -EAGAIN)
 			return r;
 	}
@@ -159,20 +113,20 @@ int ctl_conn_call(struct luo_conn *c, struct json_object *cmd, const int *fds, s
 	if (r < 0)
 		return r;
 
-	deadline = timeout_ms >= 0 ? ctl_now_ms() + timeout_ms : -1;
+	deadline = timeout_ms >= 0 ? luo_now_ms() + timeout_ms : -1;
 	for (;;) {
 		_cleanup_json_ struct json_object *msg = NULL;
 		int left = -1;
 
 		if (deadline >= 0) {
-			int64_t l = deadline - ctl_now_ms();
+			int64_t l = deadline - luo_now_ms();
 
 			left = l > 0 ? (int)l : 0;
 		}
 		r = ctl_conn_recv(c, &msg, left, NULL);
 		if (r < 0)
 			return r;
-		if (r == 0)
+		if (r == LUO_CONN_EOF)
 			return -ECONNRESET;
 		if (json_object_object_get_ex(msg, "event", NULL))
 			continue;

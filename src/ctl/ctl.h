@@ -93,12 +93,10 @@ int cmd_version(struct ctl *ctl, int argc, char **argv);
 int cmd_check(struct ctl *ctl, int argc, char **argv);
 
 /* conn.c: talking to luod; 0/-errno, nothing printed. */
-int ctl_conn_open(struct luo_conn *c, const char *path);
 int ctl_conn_send(struct luo_conn *c, struct json_object *msg, const int *fds, size_t n_fds);
 int ctl_conn_recv(struct luo_conn *c, struct json_object **msg, int timeout_ms, const sigset_t *mask);
 int ctl_conn_call(struct luo_conn *c, struct json_object *cmd, const int *fds, size_t n_fds, struct json_object **reply,
 		  int timeout_ms);
-int64_t ctl_now_ms(void);
 
 /* luoctl.c: the edge, where messages for people are written. */
 void ctl_error(const struct ctl *ctl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -113,9 +111,9 @@ int ctl_fail(const struct ctl *ctl, int err);
 const char *ctl_errname(const char *given, int64_t err);
 int ctl_report_reply(const struct ctl *ctl, struct json_object *reply);
 int ctl_request(struct ctl *ctl, struct json_object *cmd, const int *fds, size_t n_fds, struct json_object **reply);
-struct json_object *ctl_cmd_new(const char *name);
 int ctl_run_simple(struct ctl *ctl, struct json_object *req, const char *done);
 int ctl_fetch_status(struct ctl *ctl, struct json_object **reply);
+int ctl_args_status(struct ctl *ctl, int argc, char **argv, struct json_object **reply);
 const char *ctl_text(const char *s);
 void ctl_print_json(struct json_object *obj);
 void ctl_print_json_line(struct json_object *obj);

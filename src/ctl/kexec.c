@@ -127,7 +127,7 @@ static void on_progress(struct follow *f, struct json_object *ev)
 		f->id_width = (int)strlen(id) + 1;
 	snprintf(label, sizeof(label), "%s:", id ? id : "?");
 	printf("  %-*s %-9s  %s\n", f->id_width, ctl_text(label), state ? ctl_text(state) : "?",
-	       ctl_format_duration(t, sizeof(t), ctl_now_ms() - f->t0));
+	       ctl_format_duration(t, sizeof(t), luo_now_ms() - f->t0));
 }
 
 static void on_rebooting(struct follow *f, struct json_object *ev)
@@ -136,7 +136,7 @@ static void on_rebooting(struct follow *f, struct json_object *ev)
 	size_t n = ids ? json_object_array_length(ids) : 0;
 	char t[32];
 
-	ctl_format_duration(t, sizeof(t), ctl_now_ms() - f->t0);
+	ctl_format_duration(t, sizeof(t), luo_now_ms() - f->t0);
 	if (n == 0)
 		printf("no clients to wait for (%s): the machine is rebooting into the new kernel\n", t);
 	else
@@ -154,7 +154,7 @@ static void on_aborted(struct follow *f, struct json_object *ev)
 
 	luo_msg_int(ev, "errno", &err);
 	name = ctl_errname(name, err);
-	ctl_format_duration(t, sizeof(t), ctl_now_ms() - f->t0);
+	ctl_format_duration(t, sizeof(t), luo_now_ms() - f->t0);
 	/* luod's reason may name the errno already; say it once. */
 	if (err > 0 && !(reason && strstr(reason, name)))
 		ctl_error(f->ctl, "live update aborted after %s: %s (%s: %s)", t, reason ? reason : "no reason given",
@@ -171,7 +171,7 @@ static void on_aborted(struct follow *f, struct json_object *ev)
 
 static bool event_known(const char *ev)
 {
-	return !strcmp(ev, "PROGRESS") || !strcmp(ev, "REBOOTING") || !strcmp(ev, "ABORTED");
+	return !strcmp(ev, LUO_EV_PROGRESS) || !strcmp(ev, LUO_EV_REBOOTING) || !strcmp(ev, LUO_EV_ABORTED);
 }
 
 /* An event of the update. Return: -1 to go on, or the exit code. */
@@ -181,14 +181,14 @@ static int on_event(struct follow *f, struct json_object *msg, const char *ev)
 		return -1;
 	if (f->ctl->json)
 		ctl_print_json_line(msg);
-	if (!strcmp(ev, "PROGRESS")) {
+	if (!strcmp(ev, LUO_EV_PROGRESS)) {
 		if (!f->ctl->json)
 			on_progress(f, msg);
-	} else if (!strcmp(ev, "REBOOTING")) {
+	} else if (!strcmp(ev, LUO_EV_REBOOTING)) {
 		f->phase = PHASE_REBOOTING;
 		if (!f->ctl->json)
 			on_rebooting(f, msg);
-	} else if (!strcmp(ev, "ABORTED")) {
+	} else if (!strcmp(ev, LUO_EV_ABORTED)) {
 		on_aborted(f, msg);
 		return CTL_EXIT_FAILED;
 	}
@@ -244,7 +244,7 @@ static int on_signal_received(struct follow *f)
 		return CTL_EXIT_FAILED;
 	}
 	ctl_error(f->ctl, "interrupted: asking luod to abort the update (interrupt again to leave)");
-	req = ctl_cmd_new("ABORT");
+	req = luo_msg_command(LUO_CMD_ABORT);
 	if (!req)
 		return ctl_fail(f->ctl, -ENOMEM);
 	json_object_object_add(req, "reason", json_object_new_string("luoctl kexec was interrupted"));
@@ -269,15 +269,15 @@ static int on_end(struct follow *f, int r)
 			return k;
 	}
 	if (f->phase == PHASE_STARTING)
-		return ctl_report_transport(f->ctl, r == 0 ? -ECONNRESET : r);
-	if (f->phase == PHASE_REBOOTING && (r == 0 || r == -ECONNRESET)) {
+		return ctl_report_transport(f->ctl, r == LUO_CONN_EOF ? -ECONNRESET : r);
+	if (f->phase == PHASE_REBOOTING && (r == LUO_CONN_EOF || r == -ECONNRESET)) {
 		if (!f->ctl->json)
 			printf("luod closed the connection: the machine is going down\n");
 		return CTL_EXIT_OK;
 	}
 	if (r == -ETIMEDOUT)
 		ctl_error(f->ctl, "no word from luod for %d seconds", KEXEC_GRACE_MS / 1000);
-	else if (r == 0 || r == -ECONNRESET)
+	else if (r == LUO_CONN_EOF || r == -ECONNRESET)
 		ctl_error(f->ctl, "luod closed the connection before the update finished");
 	else
 		ctl_error(f->ctl, "lost the connection to luod: %s", strerror(-r));
@@ -292,7 +292,7 @@ static int follow(struct follow *f, struct json_object *req, int timeout_s, cons
 	r = ctl_conn_send(&f->ctl->conn, req, NULL, 0);
 	if (r < 0)
 		return ctl_report_transport(f->ctl, r);
-	f->t0 = ctl_now_ms();
+	f->t0 = luo_now_ms();
 
 	for (;;) {
 		_cleanup_json_ struct json_object *msg = NULL;
@@ -311,7 +311,7 @@ static int follow(struct follow *f, struct json_object *req, int timeout_s, cons
 				return r;
 			continue;
 		}
-		if (r <= 0)
+		if (r != 0)
 			return on_end(f, r);
 
 		ev = luo_msg_string(msg, "event");
@@ -404,7 +404,7 @@ int cmd_kexec(struct ctl *ctl, int argc, char **argv)
 	if (optind < argc)
 		return ctl_usage_error(ctl, "unexpected argument '%s'", argv[optind]);
 
-	req = ctl_cmd_new("KEXEC");
+	req = luo_msg_command(LUO_CMD_KEXEC);
 	if (!req || !held)
 		return ctl_fail(ctl, -ENOMEM);
 	json_object_object_add(req, "timeout_ms", json_object_new_int64((int64_t)timeout_s * 1000));
@@ -468,7 +468,7 @@ int cmd_abort(struct ctl *ctl, int argc, char **argv)
 	if (optind < argc)
 		return ctl_usage_error(ctl, "unexpected argument '%s' (a reason goes after --reason)", argv[optind]);
 
-	req = ctl_cmd_new("ABORT");
+	req = luo_msg_command(LUO_CMD_ABORT);
 	if (req && reason)
 		json_object_object_add(req, "reason", json_object_new_string(reason));
 	return ctl_run_simple(ctl, req, "live update aborted: its clients resume");

@@ -183,16 +183,19 @@ static void print_loaded(struct json_object *reply, struct json_object *req)
 		printf("loaded: 'luoctl kexec' runs the live update into it\n");
 }
 
-/**
- * cmd_load() - luoctl load KERNEL [--initrd FILE]... [--reuse-cmdline]
- *              [--cmdline STR] [--append STR]... [--dry-run].
- * @ctl: the invocation
- * @argc: argument count
- * @argv: the arguments
- *
- * Return: a CTL_EXIT_* code.
- */
-int cmd_load(struct ctl *ctl, int argc, char **argv)
+/* What luoctl load was asked for. */
+struct load_args {
+	const char *kernel;
+	const char *initrd[MAX_INITRDS];
+	size_t n_initrd;
+	const char *append[MAX_APPENDS];
+	size_t n_append;
+	const char *cmdline;
+	bool reuse, dry_run, force;
+};
+
+/* Parse the options: -1 to go on, else the CTL_EXIT_* code to return. */
+static int load_parse(struct ctl *ctl, int argc, char **argv, struct load_args *a)
 {
 	enum { OPT_REUSE = CTL_OPT_CMD, OPT_DRY_RUN, OPT_FORCE };
 	static const struct option longopts[] = {
@@ -205,41 +208,33 @@ int cmd_load(struct ctl *ctl, int argc, char **argv)
 		CTL_COMMON_OPTIONS,
 		{},
 	};
-	__attribute__((cleanup(fdset_close))) struct fdset fds = {};
-	_cleanup_json_ struct json_object *req = NULL, *reply = NULL;
-	_cleanup_free_ char *proc = NULL, *cmdline = NULL;
-	const char *initrd[MAX_INITRDS], *append[MAX_APPENDS];
-	size_t n_initrd = 0, n_append = 0;
-	struct cmdline_args ca = {};
-	struct json_object *names, *name;
-	bool reuse = false, dry_run = false, force = false;
-	int c, r;
+	int c;
 
 	while ((c = ctl_getopt(ctl, argc, argv, "i:c:a:", longopts)) != -1) {
 		switch (c) {
 		case CTL_OPT_EXIT:
 			return ctl->exit_code;
 		case 'i':
-			if (n_initrd == MAX_INITRDS)
+			if (a->n_initrd == MAX_INITRDS)
 				return ctl_usage_error(ctl, "at most %d initrds", MAX_INITRDS);
-			initrd[n_initrd++] = optarg;
+			a->initrd[a->n_initrd++] = optarg;
 			break;
 		case 'c':
-			ca.base = optarg;
+			a->cmdline = optarg;
 			break;
 		case 'a':
-			if (n_append == MAX_APPENDS)
+			if (a->n_append == MAX_APPENDS)
 				return ctl_usage_error(ctl, "at most %d --append", MAX_APPENDS);
-			append[n_append++] = optarg;
+			a->append[a->n_append++] = optarg;
 			break;
 		case OPT_REUSE:
-			reuse = true;
+			a->reuse = true;
 			break;
 		case OPT_DRY_RUN:
-			dry_run = true;
+			a->dry_run = true;
 			break;
 		case OPT_FORCE:
-			force = true;
+			a->force = true;
 			break;
 		}
 	}
@@ -247,10 +242,20 @@ int cmd_load(struct ctl *ctl, int argc, char **argv)
 		return ctl_usage_error(ctl, "which kernel? give the image's path");
 	if (optind + 1 < argc)
 		return ctl_usage_error(ctl, "unexpected argument '%s' (initrds go after --initrd)", argv[optind + 1]);
-	if (reuse && ca.base)
+	if (a->reuse && a->cmdline)
 		return ctl_usage_error(ctl, "--cmdline and --reuse-cmdline exclude each other");
+	a->kernel = argv[optind];
+	return -1;
+}
 
-	if (reuse) {
+/* The kernel's command line: -1 with *cmdline set, else a CTL_EXIT_* code. */
+static int load_cmdline(struct ctl *ctl, const struct load_args *a, char **cmdline)
+{
+	_cleanup_free_ char *proc = NULL;
+	struct cmdline_args ca = { .base = a->cmdline, .append = a->append, .n_append = a->n_append };
+	int r;
+
+	if (a->reuse) {
 		r = read_proc_cmdline(&proc);
 		if (r < 0) {
 			ctl_error(ctl, "cannot read /proc/cmdline: %s", strerror(-r));
@@ -259,36 +264,70 @@ int cmd_load(struct ctl *ctl, int argc, char **argv)
 		ca.base = proc;
 		ca.drop_boot_image = true;
 	}
-	ca.append = append;
-	ca.n_append = n_append;
-	r = cmdline_build(&ca, &cmdline);
+	r = cmdline_build(&ca, cmdline);
 	if (r == -EINVAL)
 		return ctl_usage_error(ctl, "the command line has an unbalanced double quote");
 	if (r < 0)
 		return ctl_fail(ctl, r);
+	return -1;
+}
 
-	req = ctl_cmd_new("LOAD");
+/* The LOAD command with the files opened into @fds: -1, or a CTL_EXIT_* code. */
+static int load_request(struct ctl *ctl, const struct load_args *a, const char *cmdline, struct fdset *fds,
+			struct json_object **req)
+{
+	struct json_object *names, *name;
+	int r;
+
+	*req = luo_msg_command(LUO_CMD_LOAD);
 	names = json_object_new_array();
-	if (!req || !names) {
+	if (!*req || !names) {
 		json_object_put(names);
 		return ctl_fail(ctl, -ENOMEM);
 	}
-	json_object_object_add(req, "initrds", names);
-	r = open_image(ctl, &fds, argv[optind], &name);
+	json_object_object_add(*req, "initrds", names);
+	r = open_image(ctl, fds, a->kernel, &name);
 	if (r != CTL_EXIT_OK)
 		return r;
-	json_object_object_add(req, "kernel", name);
-	for (size_t i = 0; i < n_initrd; i++) {
-		r = open_image(ctl, &fds, initrd[i], &name);
+	json_object_object_add(*req, "kernel", name);
+	for (size_t i = 0; i < a->n_initrd; i++) {
+		r = open_image(ctl, fds, a->initrd[i], &name);
 		if (r != CTL_EXIT_OK)
 			return r;
 		json_object_array_add(names, name);
 	}
 	warn_luo(ctl, cmdline);
 
-	json_object_object_add(req, "cmdline", json_object_new_string(cmdline));
-	json_object_object_add(req, "dry_run", json_object_new_boolean(dry_run));
-	json_object_object_add(req, "force", json_object_new_boolean(force));
+	json_object_object_add(*req, "cmdline", json_object_new_string(cmdline));
+	json_object_object_add(*req, "dry_run", json_object_new_boolean(a->dry_run));
+	json_object_object_add(*req, "force", json_object_new_boolean(a->force));
+	return -1;
+}
+
+/**
+ * cmd_load() - luoctl load KERNEL [--initrd FILE]... [--reuse-cmdline]
+ *              [--cmdline STR] [--append STR]... [--dry-run].
+ * @ctl: the invocation
+ * @argc: argument count
+ * @argv: the arguments
+ *
+ * Return: a CTL_EXIT_* code.
+ */
+int cmd_load(struct ctl *ctl, int argc, char **argv)
+{
+	__attribute__((cleanup(fdset_close))) struct fdset fds = {};
+	_cleanup_json_ struct json_object *req = NULL, *reply = NULL;
+	_cleanup_free_ char *cmdline = NULL;
+	struct load_args a = {};
+	int r;
+
+	r = load_parse(ctl, argc, argv, &a);
+	if (r < 0)
+		r = load_cmdline(ctl, &a, &cmdline);
+	if (r < 0)
+		r = load_request(ctl, &a, cmdline, &fds, &req);
+	if (r >= 0)
+		return r;
 
 	/* luod may take a while: it reads, hashes and decompresses the image. */
 	r = ctl_connect(ctl);
@@ -326,6 +365,6 @@ int cmd_unload(struct ctl *ctl, int argc, char **argv)
 	r = ctl_parse_no_args(ctl, argc, argv);
 	if (r >= 0)
 		return r;
-	req = ctl_cmd_new("UNLOAD");
+	req = luo_msg_command(LUO_CMD_UNLOAD);
 	return ctl_run_simple(ctl, req, "unloaded: no kernel is staged for kexec");
 }

@@ -280,7 +280,7 @@ int ctl_connect(struct ctl *ctl)
 
 	if (ctl->connected)
 		return 0;
-	r = ctl_conn_open(&ctl->conn, ctl->socket);
+	r = luo_conn_connect(&ctl->conn, ctl->socket);
 	if (r < 0)
 		return r;
 	ctl->connected = true;
@@ -473,21 +473,6 @@ int ctl_run_simple(struct ctl *ctl, struct json_object *req, const char *done)
 	return CTL_EXIT_OK;
 }
 
-/**
- * ctl_cmd_new() - a new command message {"cmd":NAME}.
- * @name: the command
- *
- * Return: the message, or NULL without memory.
- */
-struct json_object *ctl_cmd_new(const char *name)
-{
-	struct json_object *o = json_object_new_object();
-
-	if (o)
-		json_object_object_add(o, "cmd", json_object_new_string(name));
-	return o;
-}
-
 /*
  * Print JSON text and a newline. json-c escapes C0 controls; DEL and C1
  * controls, which a terminal may obey too, become \u escapes here, and a
@@ -626,7 +611,7 @@ int cmd_version(struct ctl *ctl, int argc, char **argv)
 	if (r >= 0)
 		return r;
 
-	req = ctl_cmd_new("VERSION");
+	req = luo_msg_command(LUO_CMD_VERSION);
 	if (!req)
 		return ctl_fail(ctl, -ENOMEM);
 	r = ctl_connect(ctl);

@@ -131,11 +131,31 @@ static void print_lost(struct ctl *ctl, struct json_object *st)
  */
 int ctl_fetch_status(struct ctl *ctl, struct json_object **reply)
 {
-	_cleanup_json_ struct json_object *req = ctl_cmd_new("STATUS");
+	_cleanup_json_ struct json_object *req = luo_msg_command(LUO_CMD_STATUS);
 
 	if (!req)
 		return ctl_fail(ctl, -ENOMEM);
 	return ctl_request(ctl, req, NULL, 0, reply);
+}
+
+/**
+ * ctl_args_status() - a command that takes no argument and reads STATUS.
+ * @ctl: the invocation
+ * @argc: argument count
+ * @argv: the arguments
+ * @reply: receives the STATUS reply (caller puts it)
+ *
+ * Return: -1 with @reply set, or the CTL_EXIT_* code to return (--help, a
+ * usage error, or an error already reported).
+ */
+int ctl_args_status(struct ctl *ctl, int argc, char **argv, struct json_object **reply)
+{
+	int r = ctl_parse_no_args(ctl, argc, argv);
+
+	if (r >= 0)
+		return r;
+	r = ctl_fetch_status(ctl, reply);
+	return r != CTL_EXIT_OK ? r : -1;
 }
 
 /**
@@ -155,11 +175,8 @@ int cmd_status(struct ctl *ctl, int argc, char **argv)
 	int64_t v;
 	int r;
 
-	r = ctl_parse_no_args(ctl, argc, argv);
+	r = ctl_args_status(ctl, argc, argv, &st);
 	if (r >= 0)
-		return r;
-	r = ctl_fetch_status(ctl, &st);
-	if (r != CTL_EXIT_OK)
 		return r;
 	if (ctl->json) {
 		ctl_print_reply_json(st);
@@ -253,12 +270,10 @@ int cmd_list(struct ctl *ctl, int argc, char **argv)
 	struct json_object *clients, *sessions, *lost;
 	int r;
 
-	r = ctl_parse_no_args(ctl, argc, argv);
+	r = ctl_args_status(ctl, argc, argv, &st);
 	if (r >= 0)
 		return r;
-	r = ctl_fetch_status(ctl, &st);
-	if (r != CTL_EXIT_OK)
-		return r;
+	r = 0;
 
 	clients = member(st, "clients", json_type_array);
 	sessions = member(st, "sessions", json_type_array);
@@ -321,7 +336,7 @@ int cmd_release(struct ctl *ctl, int argc, char **argv)
 	if (!luo_id_valid(id))
 		return ctl_usage_error(ctl, "'%s' is not a client id", id);
 
-	req = ctl_cmd_new("RELEASE");
+	req = luo_msg_command(LUO_CMD_RELEASE);
 	if (req)
 		json_object_object_add(req, "id", json_object_new_string(id));
 	snprintf(done, sizeof(done), "released the session of %s: its preserved data is discarded", id);
@@ -375,7 +390,7 @@ int cmd_reserve(struct ctl *ctl, int argc, char **argv)
 		return r;
 	if (uid < 0)
 		return ctl_usage_error(ctl, "--uid UID is required");
-	req = ctl_cmd_new("RESERVE");
+	req = luo_msg_command(LUO_CMD_RESERVE);
 	if (req) {
 		json_object_object_add(req, "id", json_object_new_string(id));
 		json_object_object_add(req, "uid", json_object_new_int64(uid));
@@ -407,7 +422,7 @@ int cmd_unreserve(struct ctl *ctl, int argc, char **argv)
 	r = parse_id(ctl, argc, argv, &id);
 	if (r >= 0)
 		return r;
-	req = ctl_cmd_new("UNRESERVE");
+	req = luo_msg_command(LUO_CMD_UNRESERVE);
 	if (req)
 		json_object_object_add(req, "id", json_object_new_string(id));
 	snprintf(done, sizeof(done), "client id %s is free: the next uid to subscribe it owns it", id);
@@ -433,7 +448,7 @@ int cmd_ids(struct ctl *ctl, int argc, char **argv)
 	r = ctl_parse_no_args(ctl, argc, argv);
 	if (r >= 0)
 		return r;
-	req = ctl_cmd_new("BINDINGS");
+	req = luo_msg_command(LUO_CMD_BINDINGS);
 	if (!req)
 		return ctl_fail(ctl, -ENOMEM);
 	r = ctl_request(ctl, req, NULL, 0, &reply);

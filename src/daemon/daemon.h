@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * luod's objects: the daemon, its connections, the subscriptions of this
- * boot and the sessions carried over from the previous one.
+ * boot and the sessions carried over from the previous one; and what each
+ * file offers the others. The layers, from the bottom: loop.c and conn.c
+ * (the transport); update.c (the state machine), state.c, record.c,
+ * binding.c; the commands (cmd-*.c, load.c); dispatch.c; daemon.c. A layer
+ * calls the ones below it; the transport reaches its owner only through
+ * struct conn_ops and the callbacks of its watches.
  */
 #ifndef LUOD_DAEMON_H
 #define LUOD_DAEMON_H
@@ -11,6 +16,7 @@
 #include <sys/types.h>
 
 #include "protocol.h"
+#include "util.h"
 
 /* Connections of non-root uids, in all and per uid; root's are not capped. */
 #define LUOD_MAX_CONNS 512
@@ -41,9 +47,25 @@
 #define LUOD_STATE_TOKEN 1
 #define LUOD_SESSION_NAME_MAX 64
 
+/* The monotonic clock in milliseconds, as luod keeps its times. */
+static inline uint64_t now_ms(void)
+{
+	return (uint64_t)luo_now_ms();
+}
+
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 struct daemon;
+struct conn;
+struct json_object;
+
+/* What the connections ask of the layer above them (conn.c calls it). */
+struct conn_ops {
+	/* One complete command; the callee closes the fds it does not keep. */
+	void (*command)(struct conn *c, struct json_object *msg, int *fds, size_t n_fds);
+	/* The connection is closed: let go of what refers to it. */
+	void (*closed)(struct conn *c);
+};
 
 /* Something in the epoll set; the callback finds its owner with container_of. */
 struct watch {
@@ -134,6 +156,7 @@ enum daemon_state {
 
 struct daemon {
 	int epfd;
+	const struct conn_ops *conn_ops;
 	struct watch listen_w;
 	struct watch signal_w;
 	struct watch timer_w;
@@ -154,6 +177,8 @@ struct daemon {
 	struct sub *subs;
 	unsigned n_subs;
 	struct carried *carried;
+	/* Their number (state.c keeps it; the fd budget of conn.c reads it). */
+	unsigned n_carried;
 	struct binding *bindings;
 	unsigned n_bindings;
 
@@ -179,29 +204,68 @@ struct daemon {
 	struct json_object *lost;
 };
 
-/* daemon.c */
-void daemon_block_signals(void);
+/* loop.c */
+void loop_block_signals(void);
+int loop_init(struct daemon *d);
+int loop_watch_add(struct daemon *d, struct watch *w);
+int loop_run(struct daemon *d);
+void loop_done(struct daemon *d);
+
+/* conn.c */
+int conn_listen(struct daemon *d, int listen_fd);
+void conn_send(struct conn *c, struct json_object *msg, const int *fds, size_t n_fds);
+void conn_close(struct conn *c, const char *why);
+void conn_resume(struct conn *c);
+int fd_budget(struct daemon *d, uid_t uid, unsigned more, char *why, size_t len);
+void conn_serve_ready(struct daemon *d);
+void conn_reap(struct daemon *d);
+void conn_done(struct daemon *d);
+
+/* daemon.c: the layers set up and taken down in order */
 int daemon_init(struct daemon *d, int listen_fd);
 int daemon_run(struct daemon *d);
 void daemon_done(struct daemon *d);
-void conn_send(struct conn *c, struct json_object *msg, const int *fds, size_t n_fds);
-void conn_close(struct conn *c, const char *why);
-int fd_budget(struct daemon *d, uid_t uid, unsigned more, char *why, size_t len);
-void conn_resume(struct conn *c);
-uint64_t now_ms(void);
-const char *sub_state_name(enum sub_state s);
 
-/* update.c */
+/*
+ * A command's handler (dispatch.c's table). It returns the reply, which
+ * dispatch sends, or NULL when it has replied itself (a reply carrying
+ * fds, or one that must go out before the events it causes) or replies
+ * later (LOAD: the connection is busy until then). The fds are closed
+ * after it returns; it keeps duplicates of the ones it needs.
+ */
+typedef struct json_object *handler_fn(struct daemon *d, struct conn *c, struct json_object *msg, int *fds,
+				       size_t n_fds);
+
+/* dispatch.c */
+extern const struct conn_ops dispatch_conn_ops;
+
+/* cmd-update.c */
+handler_fn handle_subscribe, handle_ready, handle_fail, handle_kexec, handle_abort;
+/* cmd-claim.c */
+handler_fn handle_claim, handle_done, handle_release, handle_reserve, handle_unreserve, handle_bindings;
+void claim_conn_closed(struct conn *c);
+/* cmd-status.c */
+handler_fn handle_version, handle_status;
+
+/* update.c: the state machine */
+int update_init(struct daemon *d);
+void update_done(struct daemon *d);
+struct json_object *update_gate(struct daemon *d, const char *cmd);
+const char *update_state_name(enum daemon_state s);
+const char *sub_state_name(enum sub_state s);
+struct sub *sub_find(struct daemon *d, const char *id);
+int sub_add(struct daemon *d, struct conn *c, const char *id);
 struct json_object *update_start(struct daemon *d, struct conn *by, int64_t timeout_ms, bool force);
 void update_ready(struct daemon *d, struct sub *s);
 void update_abort(struct daemon *d, int err, const char *faulty, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 void update_timeout(struct daemon *d);
-void update_sub_lost(struct daemon *d, struct sub *s);
+void update_conn_closed(struct daemon *d, struct conn *c);
 
 /* state.c */
 int state_save(struct daemon *d, int *state_fd);
 int state_restore(struct daemon *d);
+struct carried *carried_find(struct daemon *d, const char *id);
 void carried_free(struct daemon *d, struct carried *k);
 void carried_drop(struct daemon *d, struct carried *k);
 unsigned carried_count(const struct daemon *d);
@@ -210,19 +274,25 @@ const char *carried_state(const struct carried *k);
 int state_restore_stored(struct daemon *d);
 int store_sync(struct daemon *d);
 void state_changed(struct daemon *d);
+int state_read(int fd, struct json_object **root);
+int state_write_all(int fd, const char *buf, size_t len);
+
+/* record.c */
 int record_init(struct daemon *d, const char *socket_path);
 void record_write(struct daemon *d);
 void record_check(struct daemon *d);
 bool lost_acknowledge(struct daemon *d, const char *id);
+
+/* binding.c */
 struct binding *binding_find(struct daemon *d, const char *id);
 int binding_add(struct daemon *d, const char *id, uid_t uid, bool reserved, bool limited);
 void binding_drop(struct daemon *d, struct binding *b);
 struct json_object *bindings_json(const struct daemon *d);
 void bindings_restore(struct daemon *d, struct json_object *root);
+void binding_of_carried(struct daemon *d, struct carried *k);
 
 /* load.c */
-struct json_object *load_handle(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds);
-struct json_object *load_unload(struct daemon *d);
+handler_fn handle_load, handle_unload;
 void load_conn_closed(struct daemon *d, struct conn *c);
 struct json_object *load_status(struct daemon *d);
 bool load_busy(const struct daemon *d);

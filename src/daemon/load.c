@@ -344,32 +344,9 @@ out:
 	job_free(j);
 }
 
-/**
- * load_handle() - the LOAD command.
- * @d: the daemon
- * @c: the requesting connection (root)
- * @msg: the command
- * @fds: kernel image, then initrds; the caller closes them
- * @n_fds: their number
- *
- * Checks what is quick here; the rest goes to a worker thread, and @c waits
- * (conn busy) until load_event() replies.
- *
- * Return: the reply, or NULL when it comes later.
- */
-struct json_object *load_handle(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
+/* LOAD's members, its place in the queue and the update's state. */
+static struct json_object *load_check_request(struct daemon *d, const char *cmdline, size_t n_fds)
 {
-	const char *cmdline = luo_msg_string(msg, "cmdline");
-	const char *kernel = luo_msg_string(msg, "kernel");
-	struct epoll_event ev;
-	struct load_job *j;
-	_cleanup_free_ uint8_t *head = NULL;
-	struct bzimage_info info;
-	off_t ksize = 0, isize = 0;
-	const char *bad;
-	ssize_t n;
-	int r;
-
 	if (n_fds < 1)
 		return luo_msg_error(EINVAL, "LOAD needs the kernel image's fd");
 	if (!cmdline)
@@ -378,21 +355,31 @@ struct json_object *load_handle(struct daemon *d, struct conn *c, struct json_ob
 		return luo_msg_error(EINVAL, "command line is %zu bytes; at most %d", strlen(cmdline), CMDLINE_MAX - 1);
 	if (load_busy(d))
 		return luo_msg_error(EBUSY, "another LOAD is in progress");
-	if (d->state != D_IDLE)
-		return luo_msg_error(EBUSY, "a live update is in progress: load the next kernel after it");
-	bad = check_file(fds[0], &ksize);
+	return update_gate(d, LUO_CMD_LOAD);
+}
+
+/* The kernel image: a bzImage this kernel can load, that takes @cmdline. */
+static struct json_object *load_check_image(int fd, const char *kernel, const char *cmdline, off_t *ksize)
+{
+	_cleanup_free_ uint8_t *head = NULL;
+	struct bzimage_info info;
+	const char *bad;
+	ssize_t n;
+	int r;
+
+	bad = check_file(fd, ksize);
 	if (bad)
-		return luo_msg_error(EINVAL, "kernel image %s: %s", kernel ? kernel : "", bad);
-	if (ksize > BZIMAGE_MAX_SIZE)
-		return luo_msg_error(EFBIG, "kernel image %s: %lld bytes; a bzImage has at most %u",
-				     kernel ? kernel : "", (long long)ksize, BZIMAGE_MAX_SIZE);
+		return luo_msg_error(EINVAL, "kernel image %s: %s", kernel, bad);
+	if (*ksize > BZIMAGE_MAX_SIZE)
+		return luo_msg_error(EFBIG, "kernel image %s: %lld bytes; a bzImage has at most %u", kernel,
+				     (long long)*ksize, BZIMAGE_MAX_SIZE);
 	head = malloc(BZIMAGE_PROBE_SIZE);
 	if (!head)
 		return luo_msg_error(ENOMEM, "out of memory");
-	n = pread(fds[0], head, BZIMAGE_PROBE_SIZE, 0);
+	n = pread(fd, head, BZIMAGE_PROBE_SIZE, 0);
 	if (n < 0)
-		return luo_msg_error(errno, "kernel image %s: cannot read: %m", kernel ? kernel : "");
-	r = bzimage_parse(head, n, ksize, &info, &bad);
+		return luo_msg_error(errno, "kernel image %s: cannot read: %m", kernel);
+	r = bzimage_parse(head, n, *ksize, &info, &bad);
 	if (r == 0)
 		r = bzimage_check_cmdline(&info, strlen(cmdline), &bad);
 	if (r == -EINVAL)
@@ -401,19 +388,35 @@ struct json_object *load_handle(struct daemon *d, struct conn *c, struct json_ob
 					     ? info.cmdline_size - BZIMAGE_CMDLINE_RESERVE - 1
 					     : 0);
 	if (r < 0)
-		return luo_msg_error(-r, "kernel image %s: %s", kernel ? kernel : "", bad);
+		return luo_msg_error(-r, "kernel image %s: %s", kernel, bad);
+	return NULL;
+}
+
+/* The initrds: regular files, together within what the kernel takes. */
+static struct json_object *load_check_initrds(const int *fds, size_t n_fds, off_t *isize)
+{
 	for (size_t i = 1; i < n_fds; i++) {
+		const char *bad;
 		off_t sz;
 
 		bad = check_file(fds[i], &sz);
 		if (bad)
 			return luo_msg_error(EINVAL, "initrd %zu: %s", i, bad);
-		isize += sz;
-		if (isize > INITRD_MAX)
+		*isize += sz;
+		if (*isize > INITRD_MAX)
 			return luo_msg_error(EFBIG,
 					     "the initrds are more than %lld bytes: the kernel takes at most that",
 					     INITRD_MAX);
 	}
+	return NULL;
+}
+
+/* The job of a checked LOAD, with its own copies of the fds. */
+static struct json_object *load_job_new(struct daemon *d, struct conn *c, struct json_object *msg, const int *fds,
+					size_t n_fds, struct load_job **job)
+{
+	const char *kernel = luo_msg_string(msg, "kernel");
+	struct load_job *j;
 
 	if (!d->load) {
 		d->load = calloc(1, sizeof(*d->load));
@@ -426,15 +429,13 @@ struct json_object *load_handle(struct daemon *d, struct conn *c, struct json_ob
 	j->d = d;
 	j->conn = c;
 	j->msg = json_object_get(msg);
-	j->cmdline = cmdline;
+	j->cmdline = luo_msg_string(msg, "cmdline");
 	snprintf(j->kernel, sizeof(j->kernel), "%s", kernel ? kernel : "?");
 	j->uid = c->uid;
 	j->dry_run = luo_msg_bool(msg, "dry_run");
 	j->force = luo_msg_bool(msg, "force");
 	j->need_running = !d->load->running_known;
 	j->running = d->load->running;
-	j->ksize = ksize;
-	j->isize = isize;
 	j->started_ms = now_ms();
 	j->w = (struct watch){ .fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), .cb = load_event };
 	for (size_t i = 0; i < n_fds; i++)
@@ -445,7 +446,16 @@ struct json_object *load_handle(struct daemon *d, struct conn *c, struct json_ob
 			return luo_msg_error(errno, "cannot keep the fds: %m");
 		}
 	}
-	ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = &j->w };
+	*job = j;
+	return NULL;
+}
+
+/* Hand the job to its worker thread; the loop hears of its end. */
+static struct json_object *load_job_start(struct daemon *d, struct load_job *j)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &j->w };
+	int r;
+
 	if (j->w.fd < 0 || epoll_ctl(d->epfd, EPOLL_CTL_ADD, j->w.fd, &ev) < 0) {
 		r = errno;
 		job_free(j);
@@ -458,6 +468,43 @@ struct json_object *load_handle(struct daemon *d, struct conn *c, struct json_ob
 		return luo_msg_error(r, "cannot start the load: %s", strerror(r));
 	}
 	d->load->job = j;
+	return NULL;
+}
+
+/**
+ * handle_load() - LOAD: stage the next kernel for kexec.
+ * @d: the daemon
+ * @c: the requesting connection (root)
+ * @msg: the command
+ * @fds: kernel image, then initrds; the caller closes them
+ * @n_fds: their number
+ *
+ * The quick checks run here, the rest in a worker thread: @c waits (busy)
+ * until load_event() replies.
+ * Return: the refusal, or NULL (the reply comes later).
+ */
+struct json_object *handle_load(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
+{
+	const char *cmdline = luo_msg_string(msg, "cmdline");
+	const char *kernel = luo_msg_string(msg, "kernel");
+	struct json_object *refusal;
+	struct load_job *j = NULL;
+	off_t ksize = 0, isize = 0;
+
+	refusal = load_check_request(d, cmdline, n_fds);
+	if (!refusal)
+		refusal = load_check_image(fds[0], kernel ? kernel : "", cmdline, &ksize);
+	if (!refusal)
+		refusal = load_check_initrds(fds, n_fds, &isize);
+	if (!refusal)
+		refusal = load_job_new(d, c, msg, fds, n_fds, &j);
+	if (refusal)
+		return refusal;
+	j->ksize = ksize;
+	j->isize = isize;
+	refusal = load_job_start(d, j);
+	if (refusal)
+		return refusal;
 	c->busy = true;
 	log_debug("LOAD of %s (%lld bytes) started for pid %d", kernel ? kernel : "?", (long long)ksize, (int)c->pid);
 	return NULL;
@@ -527,19 +574,21 @@ void load_done(struct daemon *d)
 }
 
 /**
- * load_unload() - the UNLOAD command.
+ * handle_unload() - UNLOAD: unstage the kernel loaded for kexec.
  * @d: the daemon
  *
  * Return: the reply.
  */
-struct json_object *load_unload(struct daemon *d)
+struct json_object *handle_unload(struct daemon *d, struct conn *c, struct json_object *msg, int *fds, size_t n_fds)
 {
+	struct json_object *refusal;
 	int r;
 
 	if (load_busy(d))
 		return luo_msg_error(EBUSY, "a LOAD is in progress");
-	if (d->state != D_IDLE)
-		return luo_msg_error(EBUSY, "a live update is in progress: it needs the loaded kernel");
+	refusal = update_gate(d, LUO_CMD_UNLOAD);
+	if (refusal)
+		return refusal;
 	r = kexec_unload();
 	if (r < 0)
 		return luo_msg_error(-r, "unload: %s: %s", strerror(-r), kexec_load_explain(-r));

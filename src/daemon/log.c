@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "util.h"
 #include "text.h"
 
 #define LOG_LINE_MAX 2048
@@ -52,14 +53,6 @@ void log_msg(int prio, const char *fmt, ...)
 	errno = saved;
 }
 
-static uint64_t log_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /**
  * log_msg_ratelimited() - write one log line, unless its call site is flooding.
  * @rl: the call site's state (see log_warning_peer())
@@ -73,7 +66,7 @@ static uint64_t log_now_ms(void)
 void log_msg_ratelimited(struct log_ratelimit *rl, int prio, const char *fmt, ...)
 {
 	int saved = errno;
-	uint64_t now = log_now_ms();
+	uint64_t now = (uint64_t)luo_now_ms();
 	va_list ap;
 
 	if (prio > log_max_priority)

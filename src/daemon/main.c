@@ -386,6 +386,38 @@ static unsigned raise_fd_limit(void)
 	return rl.rlim_cur > INT_MAX ? INT_MAX : (unsigned)rl.rlim_cur;
 }
 
+/*
+ * After a live update, or a restart of luod, take back the sessions:
+ * first from the service manager's fd store (a restart), else from LUO
+ * (the update); then note what an earlier luod of this boot lost.
+ */
+static void take_sessions_back(struct daemon *d)
+{
+	int r;
+
+	/* A restart: the service manager kept the sessions for us. */
+	r = state_restore_stored(d);
+	if (r > 0)
+		log_notice("restarted: %u session(s) from live update %llu taken back from the fd store",
+			   carried_count(d), (unsigned long long)d->updates);
+	else if (r < 0)
+		log_error("cannot use the fd store the service manager passed: %s", strerror(-r));
+	if (r <= 0)
+		r = state_restore(d);
+	if (r > 0 && !d->carried)
+		log_notice("live update %llu completed: no session to hand back", (unsigned long long)d->updates);
+	else if (r > 0)
+		log_notice("live update %llu completed: %u session(s) wait to be claimed",
+			   (unsigned long long)d->updates, carried_count(d));
+	else if (r < 0 && r != -EALREADY)
+		log_error("cannot restore luod's state after the live update: %s", strerror(-r));
+	if (r > 0 && store_sync(d) < 0)
+		log_warning("cannot put the sessions into the service manager's fd store: a restart "
+			    "of luod would lose them");
+	/* What an earlier luod of this boot held and we do not: lost. */
+	record_check(d);
+}
+
 int main(int argc, char **argv)
 {
 	struct daemon d = { .epfd = -1, .dev_fd = -1, .loaded_expect = -1, .store_fd = -1 };
@@ -396,7 +428,7 @@ int main(int argc, char **argv)
 	r = parse_args(argc, argv);
 	if (r <= 0)
 		return r < 0 ? 2 : 0;
-	daemon_block_signals();
+	loop_block_signals();
 	d.fd_limit = raise_fd_limit();
 	log_debug("up to %u open files", d.fd_limit);
 	if (socket_dir_open(arg_socket, &dir_fd, &sock_name) < 0 ||
@@ -424,28 +456,7 @@ int main(int argc, char **argv)
 		else
 			log_warning("LUO is not available: cannot open /dev/liveupdate: %s", strerror(d.dev_err));
 	} else {
-		/* A restart: the service manager kept the sessions for us. */
-		r = state_restore_stored(&d);
-		if (r > 0)
-			log_notice("restarted: %u session(s) from live update %llu taken back from the fd store",
-				   carried_count(&d), (unsigned long long)d.updates);
-		else if (r < 0)
-			log_error("cannot use the fd store the service manager passed: %s", strerror(-r));
-		if (r <= 0)
-			r = state_restore(&d);
-		if (r > 0 && !d.carried)
-			log_notice("live update %llu completed: no session to hand back",
-				   (unsigned long long)d.updates);
-		else if (r > 0)
-			log_notice("live update %llu completed: %u session(s) wait to be claimed",
-				   (unsigned long long)d.updates, carried_count(&d));
-		else if (r < 0 && r != -EALREADY)
-			log_error("cannot restore luod's state after the live update: %s", strerror(-r));
-		if (r > 0 && store_sync(&d) < 0)
-			log_warning("cannot put the sessions into the service manager's fd store: a restart "
-				    "of luod would lose them");
-		/* What an earlier luod of this boot held and we do not: lost. */
-		record_check(&d);
+		take_sessions_back(&d);
 	}
 
 	/* What is staged now is the baseline for noticing changes behind our back. */

@@ -25,6 +25,21 @@
 #define STORE_STATE_NAME "luod-state"
 
 /**
+ * carried_find() - the session carried over the update for a client id.
+ * @d: the daemon
+ * @id: the client id
+ *
+ * Return: it, or NULL.
+ */
+struct carried *carried_find(struct daemon *d, const char *id)
+{
+	for (struct carried *k = d->carried; k; k = k->next)
+		if (!strcmp(k->id, id))
+			return k;
+	return NULL;
+}
+
+/**
  * carried_free() - forget a carried-over session; closing it makes the
  * kernel finish it (files not retrieved are discarded).
  * @d: the daemon
@@ -35,6 +50,7 @@ void carried_free(struct daemon *d, struct carried *k)
 	for (struct carried **p = &d->carried; *p; p = &(*p)->next) {
 		if (*p == k) {
 			*p = k->next;
+			d->n_carried--;
 			break;
 		}
 	}
@@ -52,11 +68,7 @@ void carried_free(struct daemon *d, struct carried *k)
  */
 unsigned carried_count(const struct daemon *d)
 {
-	unsigned n = 0;
-
-	for (const struct carried *k = d->carried; k; k = k->next)
-		n++;
-	return n;
+	return d->n_carried;
 }
 
 /**
@@ -88,137 +100,14 @@ const char *carried_state(const struct carried *k)
 }
 
 /**
- * binding_find() - who an id belongs to.
- * @d: the daemon
- * @id: the client id
+ * state_write_all() - write a whole buffer.
+ * @fd: where
+ * @buf: what
+ * @len: its length
  *
- * Return: its binding, or NULL when the id is free.
+ * Return: 0 or -errno.
  */
-struct binding *binding_find(struct daemon *d, const char *id)
-{
-	for (struct binding *b = d->bindings; b; b = b->next)
-		if (!strcmp(b->id, id))
-			return b;
-	return NULL;
-}
-
-static unsigned bindings_of_uid(const struct daemon *d, uid_t uid)
-{
-	unsigned n = 0;
-
-	for (const struct binding *b = d->bindings; b; b = b->next)
-		n += b->uid == uid;
-	return n;
-}
-
-/**
- * binding_add() - bind a free id to a uid.
- * @d: the daemon
- * @id: a valid client id that is not bound
- * @uid: its owner
- * @reserved: bound by an administrator
- * @limited: apply the limits (not to what luod restores)
- *
- * Return: 0, -ENOSPC (-EDQUOT when @uid has too many), or -ENOMEM.
- */
-int binding_add(struct daemon *d, const char *id, uid_t uid, bool reserved, bool limited)
-{
-	struct binding *b;
-
-	if (limited && d->n_bindings >= LUOD_MAX_BINDINGS)
-		return -ENOSPC;
-	if (limited && !reserved && uid != 0 && bindings_of_uid(d, uid) >= LUOD_MAX_BINDINGS_PER_UID)
-		return -EDQUOT;
-	b = calloc(1, sizeof(*b));
-	if (!b)
-		return -ENOMEM;
-	snprintf(b->id, sizeof(b->id), "%s", id);
-	b->uid = uid;
-	b->reserved = reserved;
-	b->next = d->bindings;
-	d->bindings = b;
-	d->n_bindings++;
-	return 0;
-}
-
-/**
- * binding_drop() - free an id.
- * @d: the daemon
- * @b: its binding
- */
-void binding_drop(struct daemon *d, struct binding *b)
-{
-	for (struct binding **p = &d->bindings; *p; p = &(*p)->next) {
-		if (*p == b) {
-			*p = b->next;
-			d->n_bindings--;
-			free(b);
-			return;
-		}
-	}
-}
-
-/**
- * bindings_json() - the bindings as saved and as BINDINGS lists them.
- * @d: the daemon
- *
- * Return: a JSON array [{"id":..,"uid":..,"reserved":..}], or NULL.
- */
-struct json_object *bindings_json(const struct daemon *d)
-{
-	struct json_object *arr = json_object_new_array();
-
-	for (const struct binding *b = d->bindings; arr && b; b = b->next) {
-		struct json_object *x = json_object_new_object();
-
-		json_object_object_add(x, "id", json_object_new_string(b->id));
-		json_object_object_add(x, "uid", json_object_new_int64(b->uid));
-		json_object_object_add(x, "reserved", json_object_new_boolean(b->reserved));
-		json_object_array_add(arr, x);
-	}
-	return arr;
-}
-
-/**
- * bindings_restore() - take back the bindings of saved state.
- * @d: the daemon
- * @root: saved state with a "bindings" array (entries luod has already,
- *        and malformed ones, are skipped)
- */
-void bindings_restore(struct daemon *d, struct json_object *root)
-{
-	struct json_object *arr;
-
-	if (!json_object_object_get_ex(root, "bindings", &arr) || !json_object_is_type(arr, json_type_array))
-		return;
-	for (size_t i = 0; i < json_object_array_length(arr) && d->n_bindings < 4 * LUOD_MAX_BINDINGS; i++) {
-		struct json_object *x = json_object_array_get_idx(arr, i);
-		const char *id = luo_msg_string(x, "id");
-		int64_t uid = -1;
-
-		if (!luo_id_valid(id) || luo_msg_int(x, "uid", &uid) < 0 || uid < 0 || uid >= (uid_t)-1 ||
-		    binding_find(d, id))
-			continue;
-		binding_add(d, id, (uid_t)uid, luo_msg_bool(x, "reserved"), false);
-	}
-}
-
-/* A carried session binds its id to its uid. */
-static void binding_of_carried(struct daemon *d, struct carried *k)
-{
-	struct binding *b = binding_find(d, k->id);
-
-	if (b && b->uid != k->uid) {
-		log_warning("client id %s was bound to uid %u; its session from before the update belongs to uid "
-			    "%u, which now owns it",
-			    k->id, (unsigned)b->uid, (unsigned)k->uid);
-		b->uid = k->uid;
-	} else if (!b) {
-		binding_add(d, k->id, k->uid, false, false);
-	}
-}
-
-static int write_all(int fd, const char *buf, size_t len)
+int state_write_all(int fd, const char *buf, size_t len)
 {
 	while (len) {
 		ssize_t n = write(fd, buf, len);
@@ -270,7 +159,7 @@ int state_save(struct daemon *d, int *state_fd)
 	mfd = memfd_create("luod-state", MFD_CLOEXEC);
 	if (mfd < 0)
 		return -errno;
-	r = write_all(mfd, text, strlen(text));
+	r = state_write_all(mfd, text, strlen(text));
 	if (r < 0)
 		return r;
 	sfd = luo_device_create_session(d->dev_fd, LUOD_STATE_SESSION);
@@ -286,7 +175,14 @@ int state_save(struct daemon *d, int *state_fd)
 	return 0;
 }
 
-static int read_state(int fd, struct json_object **root)
+/**
+ * state_read() - read and parse saved state (a JSON object).
+ * @fd: a file of at most STATE_MAX_SIZE bytes
+ * @root: receives the object
+ *
+ * Return: 0 or -errno.
+ */
+int state_read(int fd, struct json_object **root)
 {
 	_cleanup_free_ char *buf = NULL;
 	struct stat st;
@@ -305,15 +201,43 @@ static int read_state(int fd, struct json_object **root)
 	return luo_proto_parse(buf, st.st_size, root);
 }
 
+/* A saved entry's id, session and uid, when well formed. */
+static bool carried_entry(struct json_object *x, const char **id, const char **session, int64_t *uid)
+{
+	*id = luo_msg_string(x, "id");
+	*session = luo_msg_string(x, "session");
+	*uid = -1;
+	return luo_id_valid(*id) && *session && strlen(*session) < LUOD_SESSION_NAME_MAX &&
+	       luo_msg_int(x, "uid", uid) == 0 && *uid >= 0;
+}
+
+/* Hold a session restored for @id; @fd is taken on success only. */
+static int carried_add(struct daemon *d, const char *id, const char *session, int64_t uid, int fd, bool handed)
+{
+	struct carried *k = calloc(1, sizeof(*k));
+
+	if (!k)
+		return -ENOMEM;
+	snprintf(k->id, sizeof(k->id), "%s", id);
+	snprintf(k->session, sizeof(k->session), "%s", session);
+	k->uid = (uid_t)uid;
+	k->fd = fd;
+	k->handed = handed;
+	k->next = d->carried;
+	d->carried = k;
+	d->n_carried++;
+	binding_of_carried(d, k);
+	return 0;
+}
+
+/* An entry of the state saved before the update: retrieve its session. */
 static void restore_client(struct daemon *d, struct json_object *x)
 {
-	const char *id = luo_msg_string(x, "id"), *session = luo_msg_string(x, "session");
-	struct carried *k;
-	int64_t uid = -1;
+	const char *id, *session;
+	int64_t uid;
 	int fd;
 
-	if (!luo_id_valid(id) || !session || strlen(session) >= LUOD_SESSION_NAME_MAX ||
-	    luo_msg_int(x, "uid", &uid) < 0 || uid < 0) {
+	if (!carried_entry(x, &id, &session, &uid)) {
 		log_error("saved state has a malformed client entry: %s", json_object_to_json_string(x));
 		return;
 	}
@@ -322,18 +246,10 @@ static void restore_client(struct daemon *d, struct json_object *x)
 		log_error("client %s: cannot retrieve session %s: %s", id, session, strerror(-fd));
 		return;
 	}
-	k = calloc(1, sizeof(*k));
-	if (!k) {
+	if (carried_add(d, id, session, uid, fd, false) < 0) {
 		close(fd);
 		return;
 	}
-	strcpy(k->id, id);
-	strcpy(k->session, session);
-	k->uid = (uid_t)uid;
-	k->fd = fd;
-	k->next = d->carried;
-	d->carried = k;
-	binding_of_carried(d, k);
 	log_info("client %s: session %s waits to be claimed", id, session);
 }
 
@@ -365,7 +281,7 @@ int state_restore(struct daemon *d)
 	mfd = luo_session_retrieve_fd(sfd, LUOD_STATE_TOKEN);
 	if (mfd < 0)
 		return mfd;
-	r = read_state(mfd, &root);
+	r = state_read(mfd, &root);
 	if (r < 0)
 		return r;
 	if (luo_msg_int(root, "updates", &updates) < 0 || updates < 1 ||
@@ -422,204 +338,6 @@ void state_changed(struct daemon *d)
 	if (d->store_fd >= 0 && store_sync(d) < 0)
 		log_warning("cannot update the list of sessions in the service manager's fd store");
 	record_write(d);
-}
-
-/**
- * record_init() - where the record lives: "<socket>.state", in luod's
- * runtime directory, which a reboot empties.
- * @d: the daemon
- * @socket_path: luod's socket
- *
- * Return: 0 or -ENOMEM.
- */
-int record_init(struct daemon *d, const char *socket_path)
-{
-	if (asprintf(&d->record_path, "%s.state", socket_path) < 0) {
-		d->record_path = NULL;
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-static void boot_id(char *buf, size_t len)
-{
-	_cleanup_close_ int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? read(fd, buf, len - 1) : -1;
-
-	buf[n > 0 ? n : 0] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-}
-
-static struct json_object *carried_json(const struct daemon *d)
-{
-	struct json_object *arr = json_object_new_array();
-
-	for (const struct carried *k = d->carried; arr && k; k = k->next) {
-		struct json_object *x = json_object_new_object();
-
-		json_object_object_add(x, "id", json_object_new_string(k->id));
-		json_object_object_add(x, "session", json_object_new_string(k->session));
-		json_object_object_add(x, "uid", json_object_new_int64(k->uid));
-		json_object_object_add(x, "claimed", json_object_new_boolean(k->handed));
-		json_object_array_add(arr, x);
-	}
-	return arr;
-}
-
-/**
- * record_write() - write the record: this boot's id, the update number,
- * the carried sessions, the bindings and the sessions lost so far. A luod
- * restarted in the same boot without the service manager's fd store reads
- * it to say what was lost (the sessions themselves cannot survive it).
- * @d: the daemon
- */
-void record_write(struct daemon *d)
-{
-	_cleanup_json_ struct json_object *root = json_object_new_object();
-	_cleanup_free_ char *tmp = NULL;
-	_cleanup_close_ int fd = -1;
-	char boot[64];
-	const char *text;
-
-	if (!d->record_path || !root || d->dev_fd < 0)
-		return;
-	boot_id(boot, sizeof(boot));
-	json_object_object_add(root, "version", json_object_new_int(1));
-	json_object_object_add(root, "boot_id", json_object_new_string(boot));
-	json_object_object_add(root, "updates", json_object_new_int64((int64_t)d->updates));
-	json_object_object_add(root, "sessions", carried_json(d));
-	json_object_object_add(root, "bindings", bindings_json(d));
-	json_object_object_add(root, "lost", d->lost ? json_object_get(d->lost) : json_object_new_array());
-	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
-	if (!text || asprintf(&tmp, "%s.tmp", d->record_path) < 0) {
-		tmp = NULL;
-		return;
-	}
-	unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0 || write_all(fd, text, strlen(text)) < 0 || rename(tmp, d->record_path) < 0) {
-		log_warning("cannot write %s: %m; a restart of luod could not tell what it lost", d->record_path);
-		unlink(tmp);
-	}
-}
-
-static bool carried_has_session(const struct daemon *d, const char *session)
-{
-	for (const struct carried *k = d->carried; k; k = k->next)
-		if (!strcmp(k->session, session))
-			return true;
-	return false;
-}
-
-/**
- * record_check() - at start, after the state was restored: read the
- * record a previous luod of this boot left. Its bindings still hold; its
- * sessions that luod does not hold now were lost (a restart without the
- * service manager's fd store): say which, loudly, and keep them listed.
- * @d: the daemon
- */
-void record_check(struct daemon *d)
-{
-	_cleanup_json_ struct json_object *root = NULL;
-	_cleanup_close_ int fd = -1;
-	struct json_object *arr;
-	const char *rec_boot;
-	char boot[64], names[1024] = "";
-	struct stat st;
-	int64_t updates = -1;
-	size_t n = 0, len = 0;
-
-	if (!d->record_path || d->dev_fd < 0)
-		return;
-	fd = open(d->record_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		goto out;
-	/* Only a record luod wrote itself is believed. */
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0022)) {
-		log_warning("ignoring %s: not a regular file of this user that only it may write", d->record_path);
-		goto out;
-	}
-	if (read_state(fd, &root) < 0)
-		goto out;
-	boot_id(boot, sizeof(boot));
-	rec_boot = luo_msg_string(root, "boot_id");
-	/* Another boot, or this boot after an update: nothing to compare. */
-	if (!rec_boot || strcmp(rec_boot, boot) || luo_msg_int(root, "updates", &updates) < 0 || updates < 0 ||
-	    (d->updates && (uint64_t)updates != d->updates))
-		goto out;
-	if (!d->updates)
-		d->updates = updates;
-	bindings_restore(d, root);
-	d->lost = json_object_new_array();
-	if (json_object_object_get_ex(root, "lost", &arr) && json_object_is_type(arr, json_type_array))
-		for (size_t i = 0; i < json_object_array_length(arr); i++)
-			json_object_array_add(d->lost, json_object_get(json_object_array_get_idx(arr, i)));
-	if (!json_object_object_get_ex(root, "sessions", &arr) || !json_object_is_type(arr, json_type_array))
-		goto out;
-	for (size_t i = 0; i < json_object_array_length(arr); i++) {
-		struct json_object *x = json_object_array_get_idx(arr, i), *y;
-		const char *id = luo_msg_string(x, "id"), *session = luo_msg_string(x, "session");
-		int64_t uid = -1;
-
-		if (!luo_id_valid(id) || !session || luo_msg_int(x, "uid", &uid) < 0 || carried_has_session(d, session))
-			continue;
-		y = json_object_new_object();
-		json_object_object_add(y, "id", json_object_new_string(id));
-		json_object_object_add(y, "session", json_object_new_string(session));
-		json_object_object_add(y, "uid", json_object_new_int64(uid));
-		json_object_object_add(y, "update", json_object_new_int64(updates));
-		json_object_object_add(y, "claimed", json_object_new_boolean(luo_msg_bool(x, "claimed")));
-		json_object_array_add(d->lost, y);
-		if (len < sizeof(names))
-			len += snprintf(names + len, sizeof(names) - len, "%s%s (%s, uid %lld%s)", n ? ", " : "", id,
-					session, (long long)uid, luo_msg_bool(x, "claimed") ? ", claimed before" : "");
-		n++;
-	}
-	if (json_object_array_length(d->lost) > n)
-		log_error("%zu session(s) lost by an earlier restart of luod are not acknowledged yet ('luoctl list')",
-			  json_object_array_length(d->lost) - n);
-	if (n)
-		log_msg(LOG_CRIT,
-			"luod was restarted without the service manager's fd store: %zu session(s) of live update "
-			"%lld are lost, their data is gone: %s",
-			n, (long long)updates, names);
-out:
-	if (d->lost && !json_object_array_length(d->lost)) {
-		json_object_put(d->lost);
-		d->lost = NULL;
-	}
-	record_write(d);
-}
-
-/**
- * lost_acknowledge() - an administrator has seen that a session was lost.
- * @d: the daemon
- * @id: its client id
- *
- * Return: true when @id was listed as lost (it is no longer).
- */
-bool lost_acknowledge(struct daemon *d, const char *id)
-{
-	bool found = false;
-
-	for (size_t i = 0; d->lost && i < json_object_array_length(d->lost);) {
-		const char *x = luo_msg_string(json_object_array_get_idx(d->lost, i), "id");
-
-		if (x && !strcmp(x, id)) {
-			json_object_array_del_idx(d->lost, i, 1);
-			found = true;
-		} else {
-			i++;
-		}
-	}
-	if (found) {
-		if (!json_object_array_length(d->lost)) {
-			json_object_put(d->lost);
-			d->lost = NULL;
-		}
-		record_write(d);
-	}
-	return found;
 }
 
 /**
@@ -680,30 +398,22 @@ int store_sync(struct daemon *d)
 /* A restored entry of the fd store's list, matched with its fd. */
 static void restore_stored_one(struct daemon *d, struct json_object *x, struct sd_fd *fds, size_t n)
 {
-	const char *id = luo_msg_string(x, "id"), *session = luo_msg_string(x, "session");
-	struct carried *k;
-	int64_t uid = -1;
+	const char *id, *session;
+	bool valid;
+	int64_t uid;
 	size_t i;
 
+	valid = carried_entry(x, &id, &session, &uid);
 	for (i = 0; session && i < n; i++)
 		if (fds[i].fd >= 0 && !strcmp(fds[i].name, session))
 			break;
-	if (!session || i == n || !luo_id_valid(id) || strlen(session) >= LUOD_SESSION_NAME_MAX ||
-	    luo_msg_int(x, "uid", &uid) < 0 || uid < 0) {
+	if (!session || i == n || !valid) {
 		log_error("the fd store has no usable session for %s", json_object_to_json_string(x));
 		return;
 	}
-	k = calloc(1, sizeof(*k));
-	if (!k)
+	if (carried_add(d, id, session, uid, fds[i].fd, luo_msg_bool(x, "claimed")) < 0)
 		return;
-	strcpy(k->id, id);
-	strcpy(k->session, session);
-	k->uid = (uid_t)uid;
-	k->fd = steal_fd(&fds[i].fd);
-	k->handed = luo_msg_bool(x, "claimed");
-	k->next = d->carried;
-	d->carried = k;
-	binding_of_carried(d, k);
+	fds[i].fd = -1;
 	log_info("client %s: session %s taken back from the fd store", id, session);
 }
 
@@ -734,7 +444,7 @@ int state_restore_stored(struct daemon *d)
 		goto out;
 	}
 	d->store_fd = steal_fd(&fds[i].fd);
-	r = read_state(d->store_fd, &root);
+	r = state_read(d->store_fd, &root);
 	if (r == 0 &&
 	    (luo_msg_int(root, "updates", &updates) < 0 || !json_object_object_get_ex(root, "sessions", &arr) ||
 	     !json_object_is_type(arr, json_type_array)))

@@ -1,8 +1,22 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Owns the live update itself: the sessions luod creates for its clients,
- * the READY barrier and its deadline, the abort that puts everything back,
- * and the final step that saves luod's state and calls reboot().
+ * Owns the live update itself: its state machine (below, in one place),
+ * the subscriptions (struct sub: created and freed here), the sessions
+ * luod creates for its clients, the READY barrier and its deadline, the
+ * abort that puts everything back, and the final step that saves luod's
+ * state and calls reboot().
+ *
+ *   state      event                                          next state
+ *   idle       KEXEC (update_start())                         preparing
+ *   preparing  every client READY (update_ready(), finalize()) rebooting
+ *   preparing  FAIL, ABORT, the deadline, a client gone        idle
+ *              before READY, luod stopping, the state cannot
+ *              be saved (update_abort())
+ *   rebooting  the kernel refuses the reboot (update_abort())  idle
+ *
+ * A subscription follows: subscribed -> preparing (START_PRESERVATION)
+ * -> ready (READY); an abort puts every one back to subscribed. Which
+ * commands each state accepts is the table gates[] below.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -17,13 +31,92 @@
 #include "luo-ops.h"
 #include "util.h"
 
+/* The transitions the table above allows, one bit per next state. */
+static const unsigned transitions[] = {
+	[D_IDLE] = 1u << D_PREPARING,
+	[D_PREPARING] = 1u << D_IDLE | 1u << D_REBOOTING,
+	[D_REBOOTING] = 1u << D_IDLE,
+};
+
+/* The commands that only some states accept, and the refusal in the others. */
+static const struct {
+	const char *cmd;
+	unsigned states;
+	int err;
+	const char *refusal;
+} gates[] = {
+	{ LUO_CMD_SUBSCRIBE, 1u << D_IDLE, EBUSY, "a live update is in progress; subscribe after it" },
+	{ LUO_CMD_KEXEC, 1u << D_IDLE, EBUSY, "a live update is already in progress" },
+	{ LUO_CMD_ABORT, 1u << D_PREPARING, ENOENT, "no live update is in progress" },
+	{ LUO_CMD_LOAD, 1u << D_IDLE, EBUSY, "a live update is in progress: load the next kernel after it" },
+	{ LUO_CMD_UNLOAD, 1u << D_IDLE, EBUSY, "a live update is in progress: it needs the loaded kernel" },
+};
+
+/**
+ * update_gate() - does the update's state accept a command now?
+ * @d: the daemon
+ * @cmd: the command's name (LUO_CMD_*)
+ *
+ * Return: NULL if it does, else the refusal to reply with.
+ */
+struct json_object *update_gate(struct daemon *d, const char *cmd)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(gates); i++)
+		if (!strcmp(cmd, gates[i].cmd) && !(gates[i].states & 1u << d->state))
+			return luo_msg_error(gates[i].err, "%s", gates[i].refusal);
+	return NULL;
+}
+
+/* Every change of the update's state goes through here. */
+static void update_enter(struct daemon *d, enum daemon_state next)
+{
+	if (!(transitions[d->state] & 1u << next))
+		log_error("internal error: live update state %s -> %s", update_state_name(d->state),
+			  update_state_name(next));
+	d->state = next;
+}
+
+/**
+ * update_state_name() - the protocol's name of the update's state.
+ * @s: the state
+ *
+ * Return: "idle", "preparing" or "rebooting".
+ */
+const char *update_state_name(enum daemon_state s)
+{
+	static const char *const names[] = {
+		[D_IDLE] = "idle",
+		[D_PREPARING] = "preparing",
+		[D_REBOOTING] = "rebooting",
+	};
+
+	return names[s];
+}
+
+/**
+ * sub_state_name() - the protocol's name of a subscription state.
+ * @s: the state
+ *
+ * Return: "subscribed", "preparing" or "ready".
+ */
+const char *sub_state_name(enum sub_state s)
+{
+	static const char *const names[] = {
+		[SUB_SUBSCRIBED] = "subscribed",
+		[SUB_PREPARING] = "preparing",
+		[SUB_READY] = "ready",
+	};
+
+	return names[s];
+}
+
 static void progress(struct daemon *d, struct sub *s)
 {
 	struct json_object *ev;
 
 	if (!d->watcher)
 		return;
-	ev = luo_msg_event("PROGRESS");
+	ev = luo_msg_event(LUO_EV_PROGRESS);
 	json_object_object_add(ev, "id", json_object_new_string(s->id));
 	json_object_object_add(ev, "state", json_object_new_string(sub_state_name(s->state)));
 	conn_send(d->watcher, ev, NULL, 0);
@@ -38,6 +131,31 @@ static void timer_arm(struct daemon *d, uint64_t ms)
 	timerfd_settime(d->timer_w.fd, 0, &its, NULL);
 }
 
+static void timer_event(struct watch *w, uint32_t events)
+{
+	struct daemon *d = container_of(w, struct daemon, timer_w);
+	uint64_t ticks;
+
+	if (read(w->fd, &ticks, sizeof(ticks)) != sizeof(ticks))
+		return;
+	update_timeout(d);
+}
+
+/**
+ * update_init() - create the timer of the update's deadline.
+ * @d: the daemon; its loop is set up (loop_init())
+ *
+ * Return: 0 or -errno.
+ */
+int update_init(struct daemon *d)
+{
+	d->timer_w = (struct watch){ .fd = -1, .cb = timer_event };
+	d->timer_w.fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (d->timer_w.fd < 0)
+		return -errno;
+	return loop_watch_add(d, &d->timer_w);
+}
+
 static void sub_free(struct daemon *d, struct sub *s)
 {
 	for (struct sub **p = &d->subs; *p; p = &(*p)->next) {
@@ -49,6 +167,47 @@ static void sub_free(struct daemon *d, struct sub *s)
 	d->n_subs--;
 	closep(&s->session_fd);
 	free(s);
+}
+
+/**
+ * sub_find() - the subscription of a client id.
+ * @d: the daemon
+ * @id: the client id
+ *
+ * Return: it, or NULL.
+ */
+struct sub *sub_find(struct daemon *d, const char *id)
+{
+	for (struct sub *s = d->subs; s; s = s->next)
+		if (!strcmp(s->id, id))
+			return s;
+	return NULL;
+}
+
+/**
+ * sub_add() - subscribe a connection as a client id.
+ * @d: the daemon
+ * @c: the connection, not subscribed yet
+ * @id: a valid client id, not subscribed yet
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int sub_add(struct daemon *d, struct conn *c, const char *id)
+{
+	struct sub *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	snprintf(s->id, sizeof(s->id), "%s", id);
+	s->uid = c->uid;
+	s->pid = c->pid;
+	s->conn = c;
+	s->session_fd = -1;
+	s->next = d->subs;
+	d->subs = s;
+	d->n_subs++;
+	c->sub = s;
+	return 0;
 }
 
 /*
@@ -89,10 +248,9 @@ struct json_object *update_start(struct daemon *d, struct conn *by, int64_t time
 	struct json_object *reply, *ids, *dropped;
 	int r;
 
-	if (d->state != D_IDLE)
-		return luo_msg_error(EBUSY, "a live update is already in progress");
-	if (load_busy(d))
-		return luo_msg_error(EBUSY, "a kernel is being loaded (LOAD in progress): start the update after it");
+	reply = update_gate(d, LUO_CMD_KEXEC);
+	if (reply)
+		return reply;
 	if (d->dev_fd < 0)
 		return luo_msg_error(ENODEV, "LUO is not available: %s",
 				     d->dev_err == ENOENT ? "/dev/liveupdate does not exist" : strerror(d->dev_err));
@@ -126,7 +284,7 @@ struct json_object *update_start(struct daemon *d, struct conn *by, int64_t time
 			json_object_array_add(dropped, json_object_new_string(k->id));
 		}
 	}
-	d->state = D_PREPARING;
+	update_enter(d, D_PREPARING);
 	d->watcher = by;
 	d->update_by = by->uid;
 	d->update_started_ms = now_ms();
@@ -141,7 +299,7 @@ struct json_object *update_start(struct daemon *d, struct conn *by, int64_t time
 	conn_send(by, reply, NULL, 0);
 
 	for (struct sub *s = d->subs; s; s = s->next) {
-		struct json_object *ev = luo_msg_event("START_PRESERVATION");
+		struct json_object *ev = luo_msg_event(LUO_EV_START_PRESERVATION);
 
 		s->state = SUB_PREPARING;
 		json_object_object_add(ev, "session", json_object_new_string(s->session));
@@ -177,6 +335,17 @@ void update_ready(struct daemon *d, struct sub *s)
 	progress(d, s);
 	if (all_ready(d))
 		finalize(d);
+}
+
+/* The ABORTED event, as the clients get it (the watcher's names the faulty). */
+static struct json_object *aborted_event(const char *reason, int err)
+{
+	struct json_object *ev = luo_msg_event(LUO_EV_ABORTED);
+
+	json_object_object_add(ev, "reason", json_object_new_string(reason));
+	json_object_object_add(ev, "errno", json_object_new_int(err));
+	json_object_object_add(ev, "errname", json_object_new_string(luo_errno_name(err)));
+	return ev;
 }
 
 /**
@@ -218,10 +387,7 @@ void update_abort(struct daemon *d, int err, const char *faulty, const char *fmt
 			s->aborted_update = d->updates + 1;
 			snprintf(s->aborted_session, sizeof(s->aborted_session), "%s", s->session);
 			snprintf(s->aborted_reason, sizeof(s->aborted_reason), "%s", reason);
-			ev = luo_msg_event("ABORTED");
-			json_object_object_add(ev, "reason", json_object_new_string(reason));
-			json_object_object_add(ev, "errno", json_object_new_int(err));
-			json_object_object_add(ev, "errname", json_object_new_string(luo_errno_name(err)));
+			ev = aborted_event(reason, err);
 			s->state = SUB_SUBSCRIBED;
 			conn_send(s->conn, ev, NULL, 0);
 		}
@@ -235,12 +401,9 @@ void update_abort(struct daemon *d, int err, const char *faulty, const char *fmt
 		if (!named)
 			json_object_array_add(blame, json_object_new_string(faulty));
 	}
-	d->state = D_IDLE;
+	update_enter(d, D_IDLE);
 	if (d->watcher) {
-		ev = luo_msg_event("ABORTED");
-		json_object_object_add(ev, "reason", json_object_new_string(reason));
-		json_object_object_add(ev, "errno", json_object_new_int(err));
-		json_object_object_add(ev, "errname", json_object_new_string(luo_errno_name(err)));
+		ev = aborted_event(reason, err);
 		json_object_object_add(ev, "clients", json_object_get(blame));
 		conn_send(d->watcher, ev, NULL, 0);
 	}
@@ -266,15 +429,12 @@ void update_timeout(struct daemon *d)
 		     (unsigned long long)(now_ms() - d->update_started_ms), late);
 }
 
-/**
- * update_sub_lost() - a subscribed client's connection closed.
- * @d: the daemon
- * @s: its subscription, already detached from the connection
- *
- * Before READY this aborts the update; after READY luod keeps the session
- * until the reboot; when no update runs, the subscription ends.
+/*
+ * A subscribed client's connection closed: before READY this aborts the
+ * update; after READY luod keeps the session until the reboot; when no
+ * update runs, the subscription ends.
  */
-void update_sub_lost(struct daemon *d, struct sub *s)
+static void sub_lost(struct daemon *d, struct sub *s)
 {
 	if (d->state == D_PREPARING && s->state == SUB_PREPARING) {
 		char id[sizeof(s->id)];
@@ -291,6 +451,36 @@ void update_sub_lost(struct daemon *d, struct sub *s)
 	log_info("client %s left after READY; luod keeps its session until the reboot", s->id);
 }
 
+/**
+ * update_conn_closed() - a connection closed: it watches the update no more,
+ * and its subscription, if any, is lost.
+ * @d: the daemon
+ * @c: the connection
+ */
+void update_conn_closed(struct daemon *d, struct conn *c)
+{
+	struct sub *s = c->sub;
+
+	if (d->watcher == c)
+		d->watcher = NULL;
+	if (!s)
+		return;
+	c->sub = NULL;
+	s->conn = NULL;
+	sub_lost(d, s);
+}
+
+/**
+ * update_done() - luod stops: free the subscriptions left, close the timer.
+ * @d: the daemon; its connections are closed
+ */
+void update_done(struct daemon *d)
+{
+	while (d->subs)
+		sub_free(d, d->subs);
+	closep(&d->timer_w.fd);
+}
+
 static void finalize(struct daemon *d)
 {
 	_cleanup_close_ int state_fd = -1;
@@ -303,13 +493,13 @@ static void finalize(struct daemon *d)
 			     strerror(-r));
 		return;
 	}
-	d->state = D_REBOOTING;
+	update_enter(d, D_REBOOTING);
 	timer_arm(d, 0);
 	ids = json_object_new_array();
 	for (struct sub *s = d->subs; s; s = s->next)
 		json_object_array_add(ids, json_object_new_string(s->id));
 	if (d->watcher) {
-		ev = luo_msg_event("REBOOTING");
+		ev = luo_msg_event(LUO_EV_REBOOTING);
 		json_object_object_add(ev, "clients", ids);
 		json_object_object_add(ev, "update", json_object_new_int64((int64_t)d->updates + 1));
 		conn_send(d->watcher, ev, NULL, 0);

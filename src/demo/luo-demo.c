@@ -26,6 +26,7 @@
 
 #include "config.h"
 #include "luo-client.h"
+#include "protocol.h"
 #include "text.h"
 #include "util.h"
 
@@ -412,7 +413,7 @@ static int on_start(struct luo_client *c, struct luo_event *ev, bool *exit_now)
 		free(s);
 		r = luo_client_fail(c, why);
 		if (r < 0)
-			err_client(c, r, "FAIL");
+			err_client(c, r, LUO_CMD_FAIL);
 		return EXIT_FAILED;
 	}
 
@@ -435,7 +436,7 @@ static int on_start(struct luo_client *c, struct luo_event *ev, bool *exit_now)
 			return EXIT_OK;
 		}
 		if (r < 0) {
-			err_client(c, r, "FAIL");
+			err_client(c, r, LUO_CMD_FAIL);
 			return EXIT_FAILED;
 		}
 		say("sent FAIL: %s", arg.fail_reason);
@@ -455,7 +456,7 @@ static int on_start(struct luo_client *c, struct luo_event *ev, bool *exit_now)
 			return EXIT_OK;
 		}
 		if (r < 0) {
-			err_client(c, r, "READY");
+			err_client(c, r, LUO_CMD_READY);
 			return EXIT_FAILED;
 		}
 		say("ready");
@@ -479,7 +480,7 @@ static int do_preserve(struct luo_client *c)
 		}
 	}
 	if (r < 0) {
-		err_client(c, r, "SUBSCRIBE");
+		err_client(c, r, LUO_CMD_SUBSCRIBE);
 		return EXIT_FAILED;
 	}
 	info("subscribed; waiting for a live update");
@@ -683,7 +684,7 @@ static int do_verify(struct luo_client *c)
 		return EXIT_NOTHING;
 	}
 	if (r < 0) {
-		err_client(c, r, "CLAIM");
+		err_client(c, r, LUO_CMD_CLAIM);
 		return EXIT_FAILED;
 	}
 	/* Root may claim any id: make sure the data is ours before using it. */
@@ -721,7 +722,7 @@ static int do_verify(struct luo_client *c)
 	}
 	r = luo_client_done(c);
 	if (r < 0) {
-		err_client(c, r, "DONE");
+		err_client(c, r, LUO_CMD_DONE);
 		goto out;
 	}
 	say("verified %" PRIu64 " file(s), %" PRIu64 " bytes, checksum 0x%016" PRIx64, s->files, s->bytes, s->total);
@@ -808,6 +809,41 @@ static int parse_u64(const char *s, uint64_t *out, bool suffix)
 	return 0;
 }
 
+/* The checks across options, and the MODE argument. */
+static int parse_mode(int argc, char **argv)
+{
+	const char *mode;
+
+	if (!arg.id || !*arg.id) {
+		err("--id is required");
+		return EXIT_USAGE;
+	}
+	if (strlen(arg.id) > 48) {
+		err("--id: at most 48 bytes");
+		return EXIT_USAGE;
+	}
+	if (arg.never_ready && arg.fail_reason) {
+		err("--never-ready and --fail exclude each other");
+		return EXIT_USAGE;
+	}
+	if (optind != argc - 1) {
+		err("want exactly one MODE: preserve, verify or run");
+		return EXIT_USAGE;
+	}
+	mode = argv[optind];
+	if (!strcmp(mode, "preserve"))
+		arg.mode = MODE_PRESERVE;
+	else if (!strcmp(mode, "verify"))
+		arg.mode = MODE_VERIFY;
+	else if (!strcmp(mode, "run"))
+		arg.mode = MODE_RUN;
+	else {
+		err("unknown mode %s: want preserve, verify or run", mode);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
 static int parse_args(int argc, char **argv)
 {
 	enum { OPT_SOCKET = 256, OPT_ID, OPT_SIZE, OPT_FILES, OPT_SEED, OPT_EXIT, OPT_NEVER, OPT_FAIL };
@@ -822,7 +858,6 @@ static int parse_args(int argc, char **argv)
 					      { "quiet", no_argument, NULL, 'q' },
 					      { "help", no_argument, NULL, 'h' },
 					      {} };
-	const char *mode;
 	int o;
 
 	while ((o = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
@@ -874,34 +909,7 @@ static int parse_args(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (!arg.id || !*arg.id) {
-		err("--id is required");
-		return EXIT_USAGE;
-	}
-	if (strlen(arg.id) > 48) {
-		err("--id: at most 48 bytes");
-		return EXIT_USAGE;
-	}
-	if (arg.never_ready && arg.fail_reason) {
-		err("--never-ready and --fail exclude each other");
-		return EXIT_USAGE;
-	}
-	if (optind != argc - 1) {
-		err("want exactly one MODE: preserve, verify or run");
-		return EXIT_USAGE;
-	}
-	mode = argv[optind];
-	if (!strcmp(mode, "preserve"))
-		arg.mode = MODE_PRESERVE;
-	else if (!strcmp(mode, "verify"))
-		arg.mode = MODE_VERIFY;
-	else if (!strcmp(mode, "run"))
-		arg.mode = MODE_RUN;
-	else {
-		err("unknown mode %s: want preserve, verify or run", mode);
-		return EXIT_USAGE;
-	}
-	return EXIT_OK;
+	return parse_mode(argc, argv);
 }
 
 int main(int argc, char **argv)

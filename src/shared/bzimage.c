@@ -399,21 +399,13 @@ struct window {
 	struct luo_abi *abi;
 };
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The window is full or the stream ended: scan it, keep its tail. */
 static int window_flush(struct window *w, bool end)
 {
 	luo_abi_scan(w->abi, w->buf, w->fill, !w->carried);
 	if (w->total > w->max_out)
 		return -EFBIG;
-	if (mono_ms() > w->deadline_ms)
+	if ((uint64_t)luo_now_ms() > w->deadline_ms)
 		return -ETIMEDOUT;
 	if (!end && w->fill > WIN_KEEP) {
 		memmove(w->buf, w->buf + w->fill - WIN_KEEP, WIN_KEEP);
@@ -545,7 +537,7 @@ static int unpack_zstd(const uint8_t *in, size_t len, struct window *w)
  */
 int bzimage_abi(const uint8_t *img, size_t len, size_t max_out, unsigned max_ms, struct luo_abi *abi, const char **why)
 {
-	struct window w = { .max_out = max_out, .deadline_ms = mono_ms() + max_ms, .abi = abi };
+	struct window w = { .max_out = max_out, .deadline_ms = (uint64_t)luo_now_ms() + max_ms, .abi = abi };
 	size_t start, plen;
 	const char *kind;
 	unsigned setup_sects;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include "protocol.h"
 #include "text.h"
@@ -53,6 +54,36 @@ void luo_conn_init_client(struct luo_conn *c, int fd)
 	luo_conn_init(c, fd);
 	c->max_in = LUO_PROTO_MAX_LUOD_LINE;
 	c->max_out = LUO_PROTO_MAX_LINE;
+}
+
+/**
+ * luo_conn_connect() - connect to luod's socket (blocking, close-on-exec).
+ * @c: receives the connection (luo_conn_release() by the caller)
+ * @path: the socket's path
+ *
+ * Return: 0, -EINVAL for an empty @path, -ENAMETOOLONG if it does not fit
+ * a socket address, or the -errno of socket(2)/connect(2).
+ */
+int luo_conn_connect(struct luo_conn *c, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	_cleanup_close_ int fd = -1;
+	size_t len = strlen(path);
+
+	if (len == 0)
+		return -EINVAL;
+	if (len >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, len);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	luo_conn_init_client(c, steal_fd(&fd));
+	return 0;
 }
 
 static void out_free(struct luo_out *o)
@@ -204,6 +235,77 @@ static int hex4(const char *p, const char *end, unsigned *out)
 	return 0;
 }
 
+/* The escape after a backslash (at s->p, the backslash passed): its code point. */
+static int strict_escape(struct strict *s, unsigned *cp)
+{
+	unsigned char ch = *s->p++;
+
+	switch (ch) {
+	case '"':
+	case '\\':
+	case '/':
+		*cp = ch;
+		return 0;
+	case 'b':
+		*cp = '\b';
+		return 0;
+	case 'f':
+		*cp = '\f';
+		return 0;
+	case 'n':
+		*cp = '\n';
+		return 0;
+	case 'r':
+		*cp = '\r';
+		return 0;
+	case 't':
+		*cp = '\t';
+		return 0;
+	case 'u':
+		break;
+	default:
+		return -EBADMSG;
+	}
+	if (hex4(s->p, s->end, cp) < 0)
+		return -EBADMSG;
+	s->p += 4;
+	if (*cp >= 0xdc00 && *cp <= 0xdfff)
+		return -EBADMSG; /* a low surrogate alone */
+	if (*cp >= 0xd800 && *cp <= 0xdbff) {
+		unsigned lo;
+
+		if (s->end - s->p < 6 || s->p[0] != '\\' || s->p[1] != 'u' || hex4(s->p + 2, s->end, &lo) < 0 ||
+		    lo < 0xdc00 || lo > 0xdfff)
+			return -EBADMSG; /* a high surrogate without its low half */
+		s->p += 6;
+		*cp = 0x10000 + ((*cp - 0xd800) << 10) + (lo - 0xdc00);
+	}
+	return *cp == 0 ? -EBADMSG : 0;
+}
+
+/* Encode @cp as UTF-8 at @out (when not NULL); its length. */
+static size_t utf8_put(char *out, unsigned cp)
+{
+	if (out) {
+		if (cp < 0x80) {
+			out[0] = (char)cp;
+		} else if (cp < 0x800) {
+			out[0] = (char)(0xc0 | cp >> 6);
+			out[1] = (char)(0x80 | (cp & 0x3f));
+		} else if (cp < 0x10000) {
+			out[0] = (char)(0xe0 | cp >> 12);
+			out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+			out[2] = (char)(0x80 | (cp & 0x3f));
+		} else {
+			out[0] = (char)(0xf0 | cp >> 18);
+			out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+			out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+			out[3] = (char)(0x80 | (cp & 0x3f));
+		}
+	}
+	return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+}
+
 /* A string; with @out (room for as many bytes as the raw string has) it is decoded there. */
 static int strict_string(struct strict *s, char *out, size_t *out_len)
 {
@@ -236,69 +338,11 @@ static int strict_string(struct strict *s, char *out, size_t *out_len)
 		}
 		if (s->end - s->p < 2)
 			return -EBADMSG;
-		ch = s->p[1];
-		s->p += 2;
-		switch (ch) {
-		case '"':
-		case '\\':
-		case '/':
-			cp = ch;
-			break;
-		case 'b':
-			cp = '\b';
-			break;
-		case 'f':
-			cp = '\f';
-			break;
-		case 'n':
-			cp = '\n';
-			break;
-		case 'r':
-			cp = '\r';
-			break;
-		case 't':
-			cp = '\t';
-			break;
-		case 'u':
-			if (hex4(s->p, s->end, &cp) < 0)
-				return -EBADMSG;
-			s->p += 4;
-			if (cp >= 0xdc00 && cp <= 0xdfff)
-				return -EBADMSG; /* a low surrogate alone */
-			if (cp >= 0xd800 && cp <= 0xdbff) {
-				unsigned lo;
-
-				if (s->end - s->p < 6 || s->p[0] != '\\' || s->p[1] != 'u' ||
-				    hex4(s->p + 2, s->end, &lo) < 0 || lo < 0xdc00 || lo > 0xdfff)
-					return -EBADMSG; /* a high surrogate without its low half */
-				s->p += 6;
-				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-			}
-			if (cp == 0)
-				return -EBADMSG;
-			break;
-		default:
+		s->p++;
+		if (strict_escape(s, &cp) < 0)
 			return -EBADMSG;
-		}
 		/* Encoded as UTF-8, an escape is never longer than itself. */
-		if (out) {
-			if (cp < 0x80) {
-				out[o] = (char)cp;
-			} else if (cp < 0x800) {
-				out[o] = (char)(0xc0 | cp >> 6);
-				out[o + 1] = (char)(0x80 | (cp & 0x3f));
-			} else if (cp < 0x10000) {
-				out[o] = (char)(0xe0 | cp >> 12);
-				out[o + 1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-				out[o + 2] = (char)(0x80 | (cp & 0x3f));
-			} else {
-				out[o] = (char)(0xf0 | cp >> 18);
-				out[o + 1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-				out[o + 2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-				out[o + 3] = (char)(0x80 | (cp & 0x3f));
-			}
-		}
-		o += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+		o += utf8_put(out ? out + o : NULL, cp);
 	}
 	s->p++;
 	if (out_len)
@@ -358,6 +402,21 @@ static int name_cmp(const void *a, const void *b, void *names)
 	return r ? r : (x->len > y->len) - (x->len < y->len);
 }
 
+/* After a member or an element: ',' (another follows) or @close (the end). */
+enum { STRICT_MORE, STRICT_END };
+
+static int strict_separator(struct strict *s, char close)
+{
+	strict_ws(s);
+	if (s->p < s->end && *s->p == ',') {
+		s->p++;
+		return STRICT_MORE;
+	}
+	if (s->p < s->end && *s->p == close)
+		return STRICT_END;
+	return -EBADMSG;
+}
+
 static int strict_object(struct strict *s, unsigned depth)
 {
 	size_t first = s->n_spans, names_start = s->names_len;
@@ -394,14 +453,11 @@ static int strict_object(struct strict *s, unsigned depth)
 		r = strict_value(s, depth);
 		if (r < 0)
 			return r;
-		strict_ws(s);
-		if (s->p < s->end && *s->p == ',') {
-			s->p++;
-			continue;
-		}
-		if (s->p < s->end && *s->p == '}')
+		r = strict_separator(s, '}');
+		if (r < 0)
+			return r;
+		if (r == STRICT_END)
 			break;
-		return -EBADMSG;
 	}
 	s->p++;
 	qsort_r(s->spans + first, s->n_spans - first, sizeof(*s->spans), name_cmp, s->names);
@@ -427,14 +483,11 @@ static int strict_array(struct strict *s, unsigned depth)
 		r = strict_value(s, depth);
 		if (r < 0)
 			return r;
-		strict_ws(s);
-		if (s->p < s->end && *s->p == ',') {
-			s->p++;
-			continue;
-		}
-		if (s->p < s->end && *s->p == ']')
+		r = strict_separator(s, ']');
+		if (r < 0)
+			return r;
+		if (r == STRICT_END)
 			break;
-		return -EBADMSG;
 	}
 	s->p++;
 	return 0;
@@ -546,7 +599,7 @@ int luo_proto_parse(const char *line, size_t len, struct json_object **msg)
  * A message carries as many fds as its "fds" member says (0 when absent);
  * they are the oldest received fds not yet handed out.
  *
- * Return: 1 with a message, 0 when no complete line is buffered, or
+ * Return: LUO_CONN_MESSAGE with a message, 0 when no complete line is buffered, or
  * -EBADMSG (not a JSON object), -EPROTO (fds missing, surplus or
  * undeclared). On error the connection must be released.
  */
@@ -591,7 +644,7 @@ int luo_conn_next(struct luo_conn *c, struct json_object **msg, int *fds, size_t
 	c->n_in_fds -= want;
 	*n_fds = want;
 	*msg = steal_ptr(&obj);
-	return 1;
+	return LUO_CONN_MESSAGE;
 }
 
 /*
@@ -842,6 +895,21 @@ struct json_object *luo_msg_error(int err, const char *fmt, ...)
 	json_object_object_add(o, "error", json_object_new_string(text));
 	json_object_object_add(o, "errno", json_object_new_int(err));
 	json_object_object_add(o, "errname", json_object_new_string(luo_errno_name(err)));
+	return o;
+}
+
+/**
+ * luo_msg_command() - a new command message, {"cmd":NAME}.
+ * @name: the command's name (LUO_CMD_*)
+ *
+ * Return: the object, or NULL without memory.
+ */
+struct json_object *luo_msg_command(const char *name)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (o)
+		json_object_object_add(o, "cmd", json_object_new_string(name));
 	return o;
 }
 

@@ -34,9 +34,35 @@
 /* A peer that lets this much output pile up unread is dropped. */
 #define LUO_PROTO_MAX_OUTPUT (4 * 1024 * 1024)
 
-/* Positive results of luo_conn_read(): expected outcomes, not errors. */
+/* The commands (the "cmd" member of a message to luod). */
+#define LUO_CMD_VERSION "VERSION"
+#define LUO_CMD_STATUS "STATUS"
+#define LUO_CMD_SUBSCRIBE "SUBSCRIBE"
+#define LUO_CMD_READY "READY"
+#define LUO_CMD_FAIL "FAIL"
+#define LUO_CMD_CLAIM "CLAIM"
+#define LUO_CMD_DONE "DONE"
+#define LUO_CMD_BINDINGS "BINDINGS"
+#define LUO_CMD_KEXEC "KEXEC"
+#define LUO_CMD_ABORT "ABORT"
+#define LUO_CMD_RELEASE "RELEASE"
+#define LUO_CMD_RESERVE "RESERVE"
+#define LUO_CMD_UNRESERVE "UNRESERVE"
+#define LUO_CMD_LOAD "LOAD"
+#define LUO_CMD_UNLOAD "UNLOAD"
+
+/* The events (the "event" member of a message from luod). */
+#define LUO_EV_START_PRESERVATION "START_PRESERVATION"
+#define LUO_EV_ABORTED "ABORTED"
+#define LUO_EV_PROGRESS "PROGRESS"
+#define LUO_EV_REBOOTING "REBOOTING"
+
+/* Positive results: expected outcomes, not errors. */
 enum {
+	/* luo_conn_read(), ctl_conn_recv(): the peer closed the stream. */
 	LUO_CONN_EOF = 1,
+	/* luo_conn_next(): a message was handed out. */
+	LUO_CONN_MESSAGE = 1,
 };
 
 struct luo_out;
@@ -65,6 +91,7 @@ struct luo_conn {
 
 void luo_conn_init(struct luo_conn *c, int fd);
 void luo_conn_init_client(struct luo_conn *c, int fd);
+int luo_conn_connect(struct luo_conn *c, const char *path);
 void luo_conn_release(struct luo_conn *c);
 int luo_conn_read(struct luo_conn *c);
 int luo_conn_next(struct luo_conn *c, struct json_object **msg, int *fds, size_t *n_fds);
@@ -79,6 +106,7 @@ bool luo_id_valid(const char *id);
 
 struct json_object *luo_msg_ok(void);
 struct json_object *luo_msg_error(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+struct json_object *luo_msg_command(const char *name);
 struct json_object *luo_msg_event(const char *event);
 const char *luo_msg_string(struct json_object *msg, const char *key);
 int luo_msg_int(struct json_object *msg, const char *key, int64_t *out);

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Small helpers shared by every component: cleanup attributes for fds,
- * memory and json objects, ownership transfer, and array sizes.
+ * memory and json objects, ownership transfer, array sizes and the
+ * monotonic clock.
  */
 #ifndef LUO_UTIL_H
 #define LUO_UTIL_H
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 struct json_object;
@@ -62,6 +65,15 @@ static inline void close_fds(int *fds, size_t n)
 			close(fds[i]);
 		fds[i] = -1;
 	}
+}
+
+/* The monotonic clock in milliseconds, from an arbitrary point. */
+static inline int64_t luo_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 #endif /* LUO_UTIL_H */
