@@ -202,11 +202,14 @@ test_reservations() {
 	raw_as 65533 '{"cmd":"SUBSCRIBE","id":"svc"}' | grep -q "belongs to uid 65534" || fail "another uid subscribed"
 	luoctl reserve svc --uid 65533 >"$T/r.out" 2>&1 && fail "reserve for a second uid accepted"
 	expect_out "$T/r.out" EEXIST
-	raw_as 65534 '{"cmd":"SUBSCRIBE","id":"svc"}' --hold 1 >"$T/h.out" &
+	# The subscriber holds on until the test has seen the refusal (a fixed
+	# hold could run out first on a loaded machine).
+	raw_as 65534 '{"cmd":"SUBSCRIBE","id":"svc"}' --hold 120 >"$T/h.out" &
 	local hpid=$!
 	wait_state svc subscribed
 	luoctl unreserve svc >"$T/r.out" 2>&1 && fail "unreserve of a subscribed id accepted"
 	expect_out "$T/r.out" EBUSY
+	pkill -u 65534 -f raw-client.py
 	wait $hpid
 	wait_state svc absent
 	luoctl unreserve svc >/dev/null || fail "unreserve failed"
