@@ -175,13 +175,14 @@ test_claim_rules() {
 	on "$DEMO" --id nobody-here verify >"$T/v.out" 2>&1
 	[ $? = 2 ] || fail "claim of an unknown id did not exit 2: $(cat "$T/v.out")"
 	# A claimer that holds the session: a second claim is refused.
-	$RAW '{"cmd":"CLAIM","id":"a"}' --hold 2 >"$T/raw.out" &
+	$RAW '{"cmd":"CLAIM","id":"a"}' --hold 120 >"$T/raw.out" &
 	local rpid=$!
 	wait_out "$T/raw.out" '"ok":true'
 	expect_out "$T/raw.out" '"session":"luod.a.'
 	on "$DEMO" --id a --size 64K verify >"$T/v.out" 2>&1 && fail "double claim succeeded"
 	expect_out "$T/v.out" "claimed"
 	# The claimer dies before DONE: the session can be claimed again.
+	kill "$rpid"
 	wait $rpid
 	on "$DEMO" --id a --size 64K verify >"$T/v.out" 2>&1 || fail "claim after a crashed claimer: $(cat "$T/v.out")"
 	$RAW '{"cmd":"CLAIM","id":"a"}' | grep -q ENOENT || fail "claim after DONE did not say ENOENT"
