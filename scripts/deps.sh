@@ -4,11 +4,12 @@ set -euo pipefail
 # build: the project, static binaries for the initramfs; zlib, liblzma and
 #   libzstd decompress kernel payloads (luod's LUO ABI check)
 # vm: QEMU, the initramfs, kexec-tools (reference and selftests), the kernel build
-# tests: python3 (protocol pokes), setpriv (util-linux), the style, fuzz and valgrind tiers
+# tests: python3 (protocol pokes), setpriv (util-linux), the style (mandoc: the man pages), fuzz and
+#   valgrind tiers
 pkgs=(gcc libc6-dev meson ninja-build pkg-config libjson-c-dev zlib1g-dev liblzma-dev libzstd-dev
       qemu-system-x86 busybox-static cpio kexec-tools
       flex bison bc libelf-dev libssl-dev xz-utils make perl
-      python3 util-linux git clang-format clang libclang-rt-14-dev valgrind)
+      python3 util-linux git clang-format clang libclang-rt-14-dev valgrind mandoc)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

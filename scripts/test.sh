@@ -1,7 +1,8 @@
 #!/bin/bash
 # The test command: installs what it needs, builds, and runs every tier:
 #   style     clang-format (.clang-format, kernel style) on every C file; the
-#             length of functions and of luod's files (scripts/lint.sh)
+#             length of functions and of luod's files (scripts/lint.sh); the
+#             man pages (mandoc -Tlint, a page for everything installed)
 #   unit      unit tests (protocol, log, client library, command-line builder, test double)
 #   asan      the unit and host tiers again, built with ASan and UBSan
 #   fuzz      the protocol decoder under libFuzzer (clang, ASan, UBSan), 30 s;
@@ -75,6 +76,43 @@ style_check() {
 	return $rc
 }
 
+# The man pages: one TAP line per page, clean under `mandoc -Tlint` (style
+# messages included); then one per installed program, header and library:
+# its page is installed too.
+man_check() {
+	local f n=0 rc=0 out
+	for f in $(git ls-files 'man/*.[0-9]'); do
+		n=$((n + 1))
+		if out=$(mandoc -Tlint -W style "$f" 2>&1) && [ -z "$out" ]; then
+			echo "ok $n - man: mandoc -Tlint $f"
+		else
+			echo "$out" | sed 's/^/# /'
+			echo "not ok $n - man: mandoc -Tlint $f"
+			rc=1
+		fi
+	done
+	meson introspect --installed build | python3 -c '
+import json, os, re, sys
+n = int(sys.argv[1])
+inst = set(json.load(sys.stdin).values())
+pages = {os.path.basename(p) for p in inst if re.search(r"/share/man/man[0-9]/", p)}
+rc = 0
+for p in sorted(inst):
+    d, b = os.path.dirname(p), os.path.basename(p)
+    if d.endswith("/bin") or d.endswith("/sbin"):
+        want = [b + ".1", b + ".8"]
+    elif p.endswith(".h") or re.match(r"lib.*\.so$", b):
+        want = [re.sub(r"^lib|\.(h|so)$", "", b) + ".3"]
+    else:
+        continue
+    n += 1
+    ok = any(w in pages for w in want)
+    print("%s %d - man: %s has an installed page (%s)" % ("ok" if ok else "not ok", n, p, " or ".join(want)))
+    rc |= not ok
+sys.exit(rc)' "$n" || rc=1
+	return $rc
+}
+
 # A bounded libFuzzer run over the checked-in corpus; new inputs stay in a
 # scratch directory.
 fuzz_protocol() {
@@ -124,6 +162,7 @@ for tier in $tiers; do
 	style)
 		run_tap style style_check
 		run_tap lint scripts/lint.sh
+		run_tap man man_check
 		;;
 	unit)
 		unit_tests build
