@@ -9,6 +9,9 @@
 #             the bzImage parser and LUO ABI extractor, 15 s
 #   host      real luod, luoctl and clients over the real socket, against the
 #             /dev/liveupdate test double
+#   package   the Debian packages: dpkg-buildpackage, lintian (no error or
+#             warning), unpacked into a throwaway root and run against the
+#             test double (tests/package)
 #   valgrind  the host tier again with every luod under valgrind's memcheck
 #   vm        real live updates on a real LUO kernel in QEMU (tests/vm)
 #   systemd   sid's systemd as PID 1 in QEMU, across kexecs (tests/systemd;
@@ -18,7 +21,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
-tiers=${LUO_TIERS:-style unit asan fuzz host valgrind vm}
+tiers=${LUO_TIERS:-style unit asan fuzz host package valgrind vm}
 passed=0 failed=0
 log=$(mktemp -d /tmp/luo-test.XXXXXX)
 
@@ -190,6 +193,9 @@ for tier in $tiers; do
 		;;
 	host)
 		BUILD=$top/build run_tap host tests/host/run.sh
+		;;
+	package)
+		BUILD=$top/build run_tap package tests/package/run.sh
 		;;
 	valgrind)
 		LUOD_VALGRIND=1 BUILD=$top/build run_tap "host (valgrind)" tests/host/run.sh
