@@ -5,6 +5,7 @@
 #   2. lintian: no error and no warning;
 #   3. each package holds what it should, and nothing lands elsewhere
 #      (luod in /usr/sbin, luoctl in /usr/bin, the unit where systemd.pc says);
+#      apt could install them here (apt-get -s);
 #   4. the unit's ExecStart is the packaged luod, the postinst enables the
 #      unit, and its [Install] section enables it offline;
 #   5. in a throwaway root (dpkg -x: no maintainer script runs here) the
@@ -122,6 +123,21 @@ check "libluo-client-dev: header, static library, .so link, pkg-config file, luo
 # shellcheck disable=SC2046
 check "luo-demo: luo-demo and luo-demo(1)" \
 	holds luo-demo usr/bin/luo-demo usr/share/man/man1/luo-demo.1.gz $(doc luo-demo)
+
+# What `apt install ./luo-agent_*.deb ...` would do here, simulated: every
+# dependency resolves from the archive and the packages themselves.
+apt_install() {
+	local p
+	apt-get install -s "$work/luo-agent_${ver}_$arch.deb" "$work/libluo-client0_${ver}_$arch.deb" \
+		"$work/libluo-client-dev_${ver}_$arch.deb" "$work/luo-demo_${ver}_$arch.deb" >"$work/apt.log" 2>&1 || {
+		cat "$work/apt.log"
+		return 1
+	}
+	for p in luo-agent libluo-client0 libluo-client-dev luo-demo; do
+		grep -q "^Conf $p ($ver " "$work/apt.log" || { cat "$work/apt.log"; return 1; }
+	done
+}
+check "apt install ./*.deb resolves every dependency (apt-get -s)" apt_install
 
 for p in luo-agent libluo-client0 libluo-client-dev luo-demo; do
 	dpkg -x "$work/${p}_${ver}_$arch.deb" "$root" || bail "dpkg -x $p failed"
