@@ -112,7 +112,7 @@ doc() { echo "usr/share/doc/$1/copyright usr/share/doc/$1/changelog.gz"; }
 check "luo-agent: luod in /usr/sbin, luoctl in /usr/bin, the unit, man pages, completion" \
 	holds luo-agent usr/sbin/luod usr/bin/luoctl lib/systemd/system/luod.service \
 	usr/share/man/man8/luod.8.gz usr/share/man/man8/luoctl.8.gz \
-	usr/share/bash-completion/completions/luoctl usr/share/doc/luo-agent/protocol.md.gz $(doc luo-agent)
+	usr/share/bash-completion/completions/luoctl usr/share/doc/luo-agent/protocol.md $(doc luo-agent)
 # shellcheck disable=SC2046
 check "libluo-client0: the shared library" \
 	holds libluo-client0 "usr/lib/$ma/libluo-client.so.0" "usr/lib/$ma/libluo-client.so.0.1.0" $(doc libluo-client0)
