@@ -108,9 +108,11 @@ holds() {
 	return $bad
 }
 doc() { echo "usr/share/doc/$1/copyright usr/share/doc/$1/changelog.gz"; }
-# shellcheck disable=SC2046
-check "luo-agent: luod in /usr/sbin, luoctl in /usr/bin, the unit, man pages, completion" \
-	holds luo-agent usr/sbin/luod usr/bin/luoctl lib/systemd/system/luod.service \
+# Every unit of systemd/*.service.in.
+units=$(cd "$repo/systemd" && for u in *.service.in; do echo "lib/systemd/system/${u%.in}"; done)
+# shellcheck disable=SC2046,SC2086
+check "luo-agent: luod in /usr/sbin, luoctl in /usr/bin, the units, man pages, completion" \
+	holds luo-agent usr/sbin/luod usr/bin/luoctl $units \
 	usr/share/man/man8/luod.8.gz usr/share/man/man8/luoctl.8.gz \
 	usr/share/bash-completion/completions/luoctl usr/share/doc/luo-agent/protocol.md $(doc luo-agent)
 # shellcheck disable=SC2046
