@@ -83,3 +83,37 @@ test_completion_client_ids() {
 	on "$DEMO" --id web-2 --size 1M verify >"$T/verify.out" 2>&1 || fail "verify failed: $(cat "$T/verify.out")"
 	expect_completion "db-1 web-1" release ""
 }
+
+# Commands and options luoctl may grow: the completion reads them from the
+# help, so a luoctl whose help has them gets them completed.
+test_completion_follows_the_help() {
+	cat >"$T/luoctl" <<'STUB'
+#!/bin/bash
+case "$*" in
+"--help")
+	printf 'Usage: luoctl [--socket PATH] [--json] COMMAND [ARGS]\n\nCommands:\n'
+	printf '  status    Show the state\n  help      Show help\n  wait      Wait for clients\n'
+	printf '  kexec     Run a live update\n\nOptions:\n  --socket PATH  the socket\n  --json         JSON\n'
+	;;
+"help --help") printf 'Usage: luoctl help [CMD]\n\nOptions:\n  -h, --help        show this help\n' ;;
+"wait --help")
+	printf 'Usage: luoctl [--socket PATH] [--json] wait [--subscribed ID]... [--claimed] [--timeout SECONDS]\n\n'
+	printf 'Options:\n  --subscribed ID   until ID subscribed\n  --claimed         until claimed\n'
+	printf '  --timeout SECONDS at most\n  -h, --help        show this help\n'
+	;;
+"kexec --help") printf 'Usage: luoctl kexec [--require ID...]\n\nOptions:\n  --require ID...   refuse unless subscribed\n' ;;
+"list") printf 'ID     PID  UID  STATE       SESSION\nvm-7   1    0    subscribed  -\n' ;;
+*) exit 2 ;;
+esac
+STUB
+	chmod +x "$T/luoctl"
+	LUOCTL=$T/luoctl
+	expect_completion "help kexec status wait" ""
+	expect_completion "help kexec status wait" help ""
+	expect_completion "--claimed --help --subscribed --timeout" wait --
+	expect_completion "vm-7" wait --subscribed ""
+	expect_completion "vm-7" wait --subscribed vm-7 --subscribed v
+	expect_completion "" wait --timeout ""
+	expect_completion "--claimed" wait --timeout 30 --cl
+	expect_completion "vm-7" kexec --require ""
+}
