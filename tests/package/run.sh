@@ -212,13 +212,16 @@ dev_build() {
 check "a program builds with libluo-client-dev (pkg-config libluo-client)" dev_build
 
 live_update() {
-	# shellcheck source=../host/lib.sh
+	# shellcheck source=tests/host/lib.sh
 	. "$repo/tests/host/lib.sh"
-	LUOD=$root/usr/sbin/luod
-	LUOCTL=$root/usr/bin/luoctl
+	# shellcheck disable=SC2034 # lib.sh's luod_start and luoctl run them
+	LUOD=$root/usr/sbin/luod LUOCTL=$root/usr/bin/luoctl
 	DEMO=$root/usr/bin/luo-demo
 	export LD_LIBRARY_PATH=$root/usr/lib/$ma
-	[ -x "$FAKE" ] && [ -f "$PRELOAD" ] || { echo "no test double in $BUILD (build first)"; return 1; }
+	if [ ! -x "$FAKE" ] || [ ! -f "$PRELOAD" ]; then
+		echo "no test double in $BUILD (build first)"
+		return 1
+	fi
 	(
 		machine_start
 		trap machine_stop EXIT
