@@ -79,19 +79,23 @@ static int open_image(struct ctl *ctl, struct fdset *fds, const char *path, stru
 	/* O_NONBLOCK: opening a FIFO must not wait for a writer; a tty must not become ours. */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
+		ctl_failure_errno(ctl, errno);
 		ctl_error(ctl, "cannot open %s: %m", path);
 		return CTL_EXIT_FAILED;
 	}
 	fds->fd[fds->n++] = fd;
 	if (fstat(fd, &st) < 0 || (fl = fcntl(fd, F_GETFL)) < 0) {
+		ctl_failure_errno(ctl, errno);
 		ctl_error(ctl, "cannot stat %s: %m", path);
 		return CTL_EXIT_FAILED;
 	}
 	if (!S_ISREG(st.st_mode)) {
+		ctl_failure_errno(ctl, EINVAL);
 		ctl_error(ctl, "%s is not a regular file", path);
 		return CTL_EXIT_FAILED;
 	}
 	if (fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		ctl_failure_errno(ctl, errno);
 		ctl_error(ctl, "cannot use %s: %m", path);
 		return CTL_EXIT_FAILED;
 	}
@@ -258,6 +262,7 @@ static int load_cmdline(struct ctl *ctl, const struct load_args *a, char **cmdli
 	if (a->reuse) {
 		r = read_proc_cmdline(&proc);
 		if (r < 0) {
+			ctl_failure_errno(ctl, -r);
 			ctl_error(ctl, "cannot read /proc/cmdline: %s", strerror(-r));
 			return CTL_EXIT_FAILED;
 		}
@@ -335,6 +340,7 @@ int cmd_load(struct ctl *ctl, int argc, char **argv)
 		return ctl_report_transport(ctl, r);
 	r = ctl_conn_call(&ctl->conn, req, fds.fd, fds.n, &reply, LOAD_REPLY_TIMEOUT_MS);
 	if (r == -ETIMEDOUT) {
+		ctl_failure_errno(ctl, ETIMEDOUT);
 		ctl_error(ctl, "no reply from luod within %d seconds", LOAD_REPLY_TIMEOUT_MS / 1000);
 		return CTL_EXIT_UNREACHABLE;
 	}

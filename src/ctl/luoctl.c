@@ -34,10 +34,15 @@ static const struct ctl_cmd commands[] = {
 	  "  --force           load a kernel whose LUO ABI differs from this one's (the sessions are lost)\n",
 	  cmd_load },
 	{ "unload", "", "Unload the loaded kernel", NULL, cmd_unload },
-	{ "kexec", "[--timeout SECONDS] [--force]", "Run a live update and follow it to the reboot",
+	{ "kexec", "[--timeout SECONDS] [--force] [--require ID[,ID]...]... [--require-all-sessions] [--no-wait]",
+	  "Run a live update and follow it to the reboot",
 	  "  --timeout SECONDS how long clients have to become ready (default 30, at most 3600)\n"
 	  "  --force           go on without a loaded kernel, discard unclaimed sessions, or into a kernel\n"
-	  "                    whose LUO ABI differs (the sessions are lost)\n",
+	  "                    whose LUO ABI differs (the sessions are lost)\n"
+	  "  --require ID      refuse unless client ID is subscribed (repeatable, or a comma list)\n"
+	  "  --require-all-sessions\n"
+	  "                    refuse while a session from the last update is not claimed and finished\n"
+	  "  --no-wait         return once the update is committed (all clients ready, luod reboots)\n",
 	  cmd_kexec },
 	{ "abort", "[--reason TEXT]", "Abort the update being prepared",
 	  "  --reason TEXT     why, for the clients and the log\n", cmd_abort },
@@ -48,6 +53,13 @@ static const struct ctl_cmd commands[] = {
 	{ "ids", "", "List the client ids bound to a uid", NULL, cmd_ids },
 	{ "check", "", "Tell whether this machine is ready for a live update", NULL, cmd_check },
 	{ "version", "", "Show the versions of luoctl and luod", NULL, cmd_version },
+	{ "wait", "[--timeout SECONDS] [--subscribed ID[,ID]...]... [--claimed]",
+	  "Wait until clients are subscribed, or every carried-over session is claimed",
+	  "  --subscribed ID   wait until client ID is subscribed (repeatable, or a comma list)\n"
+	  "  --claimed         wait until no session carried over from before the last update is unclaimed\n"
+	  "  --timeout SECONDS give up after this long (default 60; 0: look once); exit status 4\n",
+	  cmd_wait },
+	{ "help", "[COMMAND]", "Show the usage of luoctl, or of COMMAND", NULL, cmd_help },
 };
 
 static const struct ctl_cmd *cmd_find(const char *name)
@@ -61,7 +73,7 @@ static const struct ctl_cmd *cmd_find(const char *name)
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: luoctl [--socket PATH] [--json] COMMAND [ARGS]\n"
-		   "       luoctl -h|--help | --version\n\n"
+		   "       luoctl help [COMMAND] | -h|--help | --version\n\n"
 		   "Control luod, the live update agent.\n\nCommands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
 		const char *h = commands[i].help;
@@ -72,9 +84,11 @@ static void usage(FILE *f)
 		"\nOptions:\n"
 		"  --socket PATH  luod's socket (default: $LUOD_SOCKET, else %s)\n"
 		"  --json         print JSON for scripts\n"
-		"  -h, --help     show this help ('luoctl COMMAND --help' for a command)\n"
+		"  -h, --help     show this help ('luoctl help COMMAND' for a command)\n"
 		"  --version      show the versions of luoctl and luod\n\n"
-		"Exit status: 0 success, 1 failed, 2 usage error, 3 luod unreachable.\n",
+		"Exit status: 0 success, 1 failed, 2 usage error, 3 luod unreachable,\n"
+		"4 'wait' timed out. With --json a failure prints {\"ok\": false, \"errno\", \"errname\", "
+		"\"error\"}.\n",
 		LUOD_DEFAULT_SOCKET);
 }
 
@@ -142,12 +156,60 @@ static void vprint_escaped(FILE *f, const char *fmt, va_list ap)
 	fputc('\n', f);
 }
 
+/* An error (not a warning) is noted for the --json failure document; the first one tells. */
 static void vmessage(const struct ctl *ctl, const char *fmt, va_list ap)
 {
+	_cleanup_free_ char *text = NULL;
+
+	if (vasprintf(&text, fmt, ap) < 0)
+		text = NULL;
 	fputs("luoctl: ", stderr);
 	if (ctl && ctl->cmd)
 		fprintf(stderr, "%s: ", ctl->cmd);
-	vprint_escaped(stderr, fmt, ap);
+	fputs(text ? ctl_text(text) : "?", stderr);
+	fputc('\n', stderr);
+	if (text && ctl && ctl->failure && !ctl->failure->text && strncmp(text, "warning:", 8) != 0)
+		ctl->failure->text = steal_ptr(&text);
+}
+
+/**
+ * ctl_failure_errno() - note the errno of the failure being reported.
+ * @ctl: the invocation
+ * @err: positive errno; the first one noted tells
+ */
+void ctl_failure_errno(const struct ctl *ctl, int err)
+{
+	if (ctl && ctl->failure && !ctl->failure->err && err > 0)
+		ctl->failure->err = err;
+}
+
+/**
+ * ctl_json_add_failure() - add "ok": false, "errno", "errname" and "error".
+ * @obj: the JSON object
+ * @err: positive errno, or 0 when unknown (errname is then null)
+ * @text: the error message, or NULL
+ */
+void ctl_json_add_failure(struct json_object *obj, int err, const char *text)
+{
+	json_object_object_add(obj, "ok", json_object_new_boolean(false));
+	json_object_object_add(obj, "errno", json_object_new_int(err));
+	json_object_object_add(obj, "errname", err > 0 ? json_object_new_string(luo_errno_name(err)) : NULL);
+	json_object_object_add(obj, "error", json_object_new_string(text ? text : "failed"));
+}
+
+/* --json: the command failed without printing why on stdout; say it there. */
+static void print_failure(const struct ctl *ctl, int exit_code)
+{
+	_cleanup_json_ struct json_object *out = json_object_new_object();
+	int err = ctl->failure->err;
+
+	if (!err)
+		err = exit_code == CTL_EXIT_USAGE ? EINVAL : exit_code == CTL_EXIT_UNREACHABLE ? ECONNREFUSED : EIO;
+	if (!out)
+		return;
+	ctl_json_add_failure(out, err, ctl->failure->text);
+	json_object_object_add(out, "exit", json_object_new_int(exit_code));
+	ctl_print_json_line(out);
 }
 
 /**
@@ -192,6 +254,7 @@ int ctl_usage_error(const struct ctl *ctl, const char *fmt, ...)
 	va_start(ap, fmt);
 	vmessage(ctl, fmt, ap);
 	va_end(ap);
+	ctl_failure_errno(ctl, EINVAL);
 	if (ctl && ctl->cmd)
 		fprintf(stderr, "Try 'luoctl %s --help'.\n", ctl->cmd);
 	else
@@ -296,6 +359,7 @@ int ctl_connect(struct ctl *ctl)
  */
 int ctl_report_transport(const struct ctl *ctl, int err)
 {
+	ctl_failure_errno(ctl, -err);
 	switch (-err) {
 	case ENOENT:
 	case ECONNREFUSED:
@@ -354,6 +418,7 @@ const char *ctl_errname(const char *given, int64_t err)
  */
 int ctl_fail(const struct ctl *ctl, int err)
 {
+	ctl_failure_errno(ctl, -err);
 	ctl_error(ctl, "%s", strerror(-err));
 	return CTL_EXIT_FAILED;
 }
@@ -402,6 +467,7 @@ int ctl_report_reply(const struct ctl *ctl, struct json_object *reply)
 
 	luo_msg_int(reply, "errno", &err);
 	name = ctl_errname(name, err);
+	ctl_failure_errno(ctl, err > 0 && err < INT32_MAX ? (int)err : EPROTO);
 	if (text && strstr(text, name))
 		ctl_error(ctl, "%s", text);
 	else
@@ -652,7 +718,42 @@ int cmd_version(struct ctl *ctl, int argc, char **argv)
 	return CTL_EXIT_OK;
 }
 
-int main(int argc, char **argv)
+/**
+ * cmd_help() - luoctl help [COMMAND]: the usage of luoctl or of a command.
+ * @ctl: the invocation
+ * @argc: argument count
+ * @argv: the arguments
+ *
+ * Return: CTL_EXIT_OK, or CTL_EXIT_USAGE for a command that does not exist.
+ */
+int cmd_help(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option longopts[] = { CTL_COMMON_OPTIONS, {} };
+	const struct ctl_cmd *cmd;
+	struct ctl other;
+	int c;
+
+	while ((c = ctl_getopt(ctl, argc, argv, "", longopts)) != -1) {
+		if (c == CTL_OPT_EXIT)
+			return ctl->exit_code;
+	}
+	if (optind >= argc) {
+		usage(stdout);
+		return CTL_EXIT_OK;
+	}
+	if (optind + 1 < argc)
+		return ctl_usage_error(ctl, "unexpected argument '%s'", argv[optind + 1]);
+	cmd = cmd_find(argv[optind]);
+	if (!cmd)
+		return ctl_usage_error(ctl, "unknown command '%s'", argv[optind]);
+	other = *ctl;
+	other.cmd = cmd->name;
+	ctl_cmd_help(&other);
+	return CTL_EXIT_OK;
+}
+
+/* The options before the command: -1 with argc/argv at the command, or the exit code. */
+static int parse_global(struct ctl *ctl, int *argc, char ***argv)
 {
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, CTL_OPT_SOCKET },
@@ -662,28 +763,18 @@ int main(int argc, char **argv)
 		{},
 	};
 	static char *version_argv[] = { "version", NULL };
-	struct ctl ctl = { .socket = LUOD_DEFAULT_SOCKET };
-	const struct ctl_cmd *cmd;
 	bool want_version = false;
-	const char *env;
-	int c, r;
-
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	env = getenv("LUOD_SOCKET");
-	if (env && *env) {
-		ctl.socket = env;
-		ctl.socket_origin = "$LUOD_SOCKET";
-	}
+	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(*argc, *argv, "+:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case CTL_OPT_SOCKET:
-			ctl.socket = optarg;
-			ctl.socket_origin = "--socket";
+			ctl->socket = optarg;
+			ctl->socket_origin = "--socket";
 			break;
 		case CTL_OPT_JSON:
-			ctl.json = true;
+			ctl->json = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -692,30 +783,54 @@ int main(int argc, char **argv)
 			want_version = true;
 			break;
 		case ':':
-			return ctl_usage_error(NULL, "option '%s' needs an argument", argv[optind - 1]);
+			return ctl_usage_error(ctl, "option '%s' needs an argument", (*argv)[optind - 1]);
 		default:
 			if (optopt)
-				return ctl_usage_error(NULL, "unknown option '-%c'", optopt);
-			return ctl_usage_error(NULL, "unknown option '%s'", argv[optind - 1]);
+				return ctl_usage_error(ctl, "unknown option '-%c'", optopt);
+			return ctl_usage_error(ctl, "unknown option '%s'", (*argv)[optind - 1]);
 		}
 	}
 	if (want_version) {
-		argc = 1;
-		argv = version_argv;
-	} else if (optind >= argc) {
-		return ctl_usage_error(NULL, "no command given");
+		*argc = 1;
+		*argv = version_argv;
+	} else if (optind >= *argc) {
+		return ctl_usage_error(ctl, "no command given");
 	} else {
-		argc -= optind;
-		argv += optind;
+		*argc -= optind;
+		*argv += optind;
 	}
-	cmd = cmd_find(argv[0]);
-	if (!cmd)
-		return ctl_usage_error(NULL, "unknown command '%s'", argv[0]);
+	return -1;
+}
 
-	ctl.cmd = cmd->name;
-	optind = 0; /* glibc: start the command's parse afresh */
-	r = cmd->run(&ctl, argc, argv);
+int main(int argc, char **argv)
+{
+	struct ctl_failure failure = {};
+	struct ctl ctl = { .socket = LUOD_DEFAULT_SOCKET, .failure = &failure };
+	const struct ctl_cmd *cmd;
+	const char *env;
+	int r;
 
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	env = getenv("LUOD_SOCKET");
+	if (env && *env) {
+		ctl.socket = env;
+		ctl.socket_origin = "$LUOD_SOCKET";
+	}
+
+	r = parse_global(&ctl, &argc, &argv);
+	if (r < 0) {
+		cmd = cmd_find(argv[0]);
+		if (cmd) {
+			ctl.cmd = cmd->name;
+			optind = 0; /* glibc: start the command's parse afresh */
+			r = cmd->run(&ctl, argc, argv);
+		} else {
+			r = ctl_usage_error(&ctl, "unknown command '%s'", argv[0]);
+		}
+	}
+
+	if (ctl.json && r != CTL_EXIT_OK && !ctl.outcome_printed)
+		print_failure(&ctl, r);
 	if (ctl.connected)
 		luo_conn_release(&ctl.conn);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
@@ -723,5 +838,6 @@ int main(int argc, char **argv)
 		if (r == CTL_EXIT_OK)
 			r = CTL_EXIT_FAILED;
 	}
+	free(failure.text);
 	return r;
 }
