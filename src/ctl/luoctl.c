@@ -24,14 +24,17 @@
 static const struct ctl_cmd commands[] = {
 	{ "status", "", "Show the state of luod, LUO and the loaded kernel", NULL, cmd_status },
 	{ "list", "", "List subscribed clients and carried-over sessions", NULL, cmd_list },
-	{ "load", "KERNEL [--initrd FILE]... [--reuse-cmdline | --cmdline STR] [--append STR]... [--dry-run] [--force]",
+	{ "load",
+	  "KERNEL [--initrd FILE]... [--reuse-cmdline | --cmdline STR] [--append STR]... [--dry-run] [--force] "
+	  "[--if-changed]",
 	  "Load the kernel to live-update into; luoctl opens the files as the calling user",
-	  "  --initrd FILE     an initrd (repeatable: they are concatenated)\n"
-	  "  --cmdline STR     the new kernel's command line\n"
+	  "  --initrd FILE     an initrd (repeatable: they are concatenated); also --ramdisk, as kexec(8) says\n"
+	  "  --cmdline STR     the new kernel's command line; also --command-line, as kexec(8) says\n"
 	  "  --reuse-cmdline   start from /proc/cmdline, without BOOT_IMAGE=\n"
 	  "  --append STR      add parameters (repeatable); a parameter given twice keeps its last value\n"
 	  "  --dry-run         let luod check the files without loading them\n"
-	  "  --force           load a kernel whose LUO ABI differs from this one's (the sessions are lost)\n",
+	  "  --force           load a kernel whose LUO ABI differs from this one's (the sessions are lost)\n"
+	  "  --if-changed      do nothing if luod has loaded the same kernel, initrds and command line (sha256)\n",
 	  cmd_load },
 	{ "unload", "", "Unload the loaded kernel", NULL, cmd_unload },
 	{ "kexec", "[--timeout SECONDS] [--force] [--require ID[,ID]...]... [--require-all-sessions] [--no-wait]",
@@ -817,6 +820,9 @@ int main(int argc, char **argv)
 		ctl.socket_origin = "$LUOD_SOCKET";
 	}
 
+	/* A usage error before --json was parsed still answers in JSON. */
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		ctl.json |= !strcmp(argv[i], "--json");
 	r = parse_global(&ctl, &argc, &argv);
 	if (r < 0) {
 		cmd = cmd_find(argv[0]);
