@@ -7,7 +7,8 @@
 #   fuzz      the protocol decoder under libFuzzer (clang, ASan, UBSan), 30 s;
 #             the bzImage parser and LUO ABI extractor, 15 s
 #   host      real luod, luoctl and clients over the real socket, against the
-#             /dev/liveupdate test double
+#             /dev/liveupdate test double; with tests/host/test-fleet.sh, the
+#             fleet commands and contrib/ansible's playbook (connection: local)
 #   valgrind  the host tier again with every luod under valgrind's memcheck
 #   vm        real live updates on a real LUO kernel in QEMU (tests/vm)
 #   systemd   sid's systemd as PID 1 in QEMU, across kexecs (tests/systemd;

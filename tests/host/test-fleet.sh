@@ -300,3 +300,68 @@ test_log_prefix_only_under_journal() {
 	grep -qv '^<[0-9]>' "$T/luod.1.log" && fail "a line without prefix under the journal: $(cat "$T/luod.1.log")"
 	true
 }
+
+# A boot of the machine in the Ansible test: luod, and client a that claims
+# its session (checking every byte) and subscribes again.
+fleet_boot() {
+	luod_start
+	client a --size 64K --seed 3 run
+	wait_state a subscribed
+}
+
+# ansible_rollout NAME EXTRA_VARS_JSON: run contrib/ansible/rolling-kernel.yml
+# over two inventory hosts that are both this machine (connection: local),
+# serving the test double's reboots meanwhile. Output in $T/NAME.out.
+ansible_rollout() {
+	local apid rc
+	cat >"$T/inventory" <<INV
+[luo]
+host1 ansible_connection=local ansible_python_interpreter=/usr/bin/python3
+host2 ansible_connection=local ansible_python_interpreter=/usr/bin/python3
+INV
+	python3 - "$2" >"$T/vars.json" <<PY
+import json, sys
+v = {"luoctl": "$LUOCTL", "luo_kernel": "$T/bzImage", "luo_initrds": ["$T/initrd.img"],
+     "luo_cmdline_args": ["--cmdline", "console=ttyS0 liveupdate=on kho=on"],
+     "luo_required_clients": ["a"], "luo_become": False, "luo_reboot_delay": 0,
+     "luo_reboot_timeout": 60, "luo_claim_timeout": 30, "luo_env": {"LUOD_SOCKET": "$LUOD_SOCKET"}}
+v.update(json.loads(sys.argv[1]))
+print(json.dumps(v))
+PY
+	ANSIBLE_NOCOLOR=1 ANSIBLE_LOCAL_TEMP=$T/ansible-tmp ANSIBLE_REMOTE_TEMP=$T/ansible-tmp ANSIBLE_HOME=$T/ansible \
+		ANSIBLE_RETRY_FILES_ENABLED=0 ansible-playbook -i "$T/inventory" -e "@$T/vars.json" \
+		"$FLEET_DIR/../../contrib/ansible/rolling-kernel.yml" >"$T/$1.out" 2>&1 </dev/null &
+	apid=$!
+	while kill -0 $apid 2>/dev/null; do
+		if kernel_rebooted; then
+			reboot_done fleet_boot
+		fi
+		sleep 0.1
+	done
+	wait $apid
+	rc=$?
+	return $rc
+}
+
+test_ansible_rolling_update() {
+	command -v ansible-playbook >/dev/null || fail "ansible-playbook is missing (scripts/deps.sh installs ansible-core)"
+	fleet_boot
+	python3 "$FLEET_DIR/make-bzimage.py" "$T/bzImage"
+	echo initrd >"$T/initrd.img"
+	# A required client is missing: host1 refuses, the rollout stops there.
+	ansible_rollout refused '{"luo_required_clients": ["a", "nobody"]}' &&
+		fail "the rollout went on without client nobody: $(cat "$T/refused.out")"
+	grep -q "required client nobody is not subscribed" "$T/refused.out" || fail "why: $(cat "$T/refused.out")"
+	kernel_rebooted && fail "host1 rebooted without client nobody"
+	grep -q "host2" "$T/refused.out" && fail "the rollout went on to host2: $(cat "$T/refused.out")"
+	[ "$(luoctl --json status | json_get updates)" = 0 ] || fail "an update ran"
+	# Everything there: two batches of one host, one live update each, a's data kept.
+	ansible_rollout rollout '{}' || fail "the rollout failed: $(tail -n 60 "$T/rollout.out")"
+	[ "$BOOT" = 3 ] || fail "$((BOOT - 1)) reboots, not 2: $(cat "$T/rollout.out")"
+	[ "$(grep -c '^PLAY \[' "$T/rollout.out")" = 2 ] || fail "not two batches: $(cat "$T/rollout.out")"
+	grep -q "host1.*changed=[1-9].*failed=0" "$T/rollout.out" || fail "host1: $(cat "$T/rollout.out")"
+	grep -q "host2.*changed=[1-9].*failed=0" "$T/rollout.out" || fail "host2: $(cat "$T/rollout.out")"
+	grep -q "verified" "$T/client.a.2.log" || fail "a's data after update 1: $(cat "$T/client.a.2.log")"
+	grep -q "verified" "$T/client.a.3.log" || fail "a's data after update 2: $(cat "$T/client.a.3.log")"
+	[ "$(luoctl --json status | json_get updates)" = 2 ] || fail "not 2 updates: $(luoctl status)"
+}
