@@ -437,6 +437,7 @@ static const struct {
 	  "sessions from the last update are unclaimed ('luoctl list'): let their clients claim them, "
 	  "discard one with 'luoctl release ID', or discard all with --force" },
 	{ "kexec", EBUSY, "an update is already running: 'luoctl status' shows it, 'luoctl abort' stops it" },
+	{ "kexec", ESRCH, "'luoctl list' shows who is subscribed; 'luoctl wait --subscribed ID' waits for a client" },
 	{ "kexec", ENODEV, "the running kernel was not booted with liveupdate=on and kho=on ('luoctl status')" },
 	{ "abort", ENOENT, "'luoctl status' shows whether an update is running" },
 	{ "release", ENOENT, "'luoctl list' shows the carried-over sessions" },
