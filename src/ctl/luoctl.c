@@ -722,6 +722,33 @@ int cmd_version(struct ctl *ctl, int argc, char **argv)
 	return CTL_EXIT_OK;
 }
 
+/* help --json: the commands (or one) as {"commands":[{"name","args","help","options"}]}. */
+static int print_help_json(struct ctl *ctl, const struct ctl_cmd *only)
+{
+	_cleanup_json_ struct json_object *out = json_object_new_object();
+	struct json_object *arr = json_object_new_array();
+
+	if (!out || !arr) {
+		json_object_put(arr);
+		return ctl_fail(ctl, -ENOMEM);
+	}
+	json_object_object_add(out, "commands", arr);
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		struct json_object *c;
+
+		if (only && only != &commands[i])
+			continue;
+		c = json_object_new_object();
+		json_object_object_add(c, "name", json_object_new_string(commands[i].name));
+		json_object_object_add(c, "args", json_object_new_string(commands[i].args));
+		json_object_object_add(c, "help", json_object_new_string(commands[i].help));
+		json_object_object_add(c, "options", json_object_new_string(commands[i].options ?: ""));
+		json_object_array_add(arr, c);
+	}
+	ctl_print_json(out);
+	return CTL_EXIT_OK;
+}
+
 /**
  * cmd_help() - luoctl help [COMMAND]: the usage of luoctl or of a command.
  * @ctl: the invocation
@@ -742,6 +769,8 @@ int cmd_help(struct ctl *ctl, int argc, char **argv)
 			return ctl->exit_code;
 	}
 	if (optind >= argc) {
+		if (ctl->json)
+			return print_help_json(ctl, NULL);
 		usage(stdout);
 		return CTL_EXIT_OK;
 	}
@@ -750,6 +779,8 @@ int cmd_help(struct ctl *ctl, int argc, char **argv)
 	cmd = cmd_find(argv[optind]);
 	if (!cmd)
 		return ctl_usage_error(ctl, "unknown command '%s'", argv[optind]);
+	if (ctl->json)
+		return print_help_json(ctl, cmd);
 	other = *ctl;
 	other.cmd = cmd->name;
 	ctl_cmd_help(&other);

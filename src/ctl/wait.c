@@ -18,6 +18,8 @@
 #define WAIT_DEFAULT_TIMEOUT_S 60
 #define WAIT_MAX_TIMEOUT_S 86400
 #define WAIT_POLL_MS 250
+/* How long one look waits for STATUS's reply at least. */
+#define WAIT_MIN_REPLY_MS 1000
 
 /* What luoctl wait was asked for, and what it still misses. */
 struct wait_args {
@@ -133,7 +135,7 @@ static void unclaimed(struct json_object *st, struct json_object *out)
  * when not (a->missing says what lacks) or luod cannot be reached
  * (a->last_err), or another CTL_EXIT_* code (luod refused STATUS: reported).
  */
-static int wait_look(struct ctl *ctl, struct wait_args *a, struct json_object *unclaimed_ids)
+static int wait_look(struct ctl *ctl, struct wait_args *a, struct json_object *unclaimed_ids, int reply_ms)
 {
 	_cleanup_json_ struct json_object *req = luo_msg_command(LUO_CMD_STATUS), *st = NULL;
 	struct luo_conn conn;
@@ -143,7 +145,7 @@ static int wait_look(struct ctl *ctl, struct wait_args *a, struct json_object *u
 		return ctl_fail(ctl, -ENOMEM);
 	r = luo_conn_connect(&conn, ctl->socket);
 	if (r == 0) {
-		r = ctl_conn_call(&conn, req, NULL, 0, &st, CTL_REPLY_TIMEOUT_MS);
+		r = ctl_conn_call(&conn, req, NULL, 0, &st, reply_ms);
 		luo_conn_release(&conn);
 	}
 	a->last_err = r < 0 ? -r : 0;
@@ -232,8 +234,10 @@ static int wait_loop(struct ctl *ctl, struct wait_args *a, struct json_object *u
 
 	for (;;) {
 		struct timespec ts = { .tv_sec = 0, .tv_nsec = WAIT_POLL_MS * 1000000L };
+		int64_t left = deadline - luo_now_ms();
 
-		r = wait_look(ctl, a, unclaimed_ids);
+		/* A luod that does not answer does not hold us past the timeout (much). */
+		r = wait_look(ctl, a, unclaimed_ids, left < WAIT_MIN_REPLY_MS ? WAIT_MIN_REPLY_MS : (int)left);
 		if (r >= 0)
 			break;
 		if (luo_now_ms() + WAIT_POLL_MS > deadline)

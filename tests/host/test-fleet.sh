@@ -106,6 +106,10 @@ test_help_and_kexec_option_names() {
 	luoctl help kexec | grep -q -- "--require ID" || fail "luoctl help kexec lacks --require"
 	luoctl help nosuch >/dev/null 2>&1
 	[ $? = 2 ] || fail "luoctl help of an unknown command is not a usage error"
+	luoctl --json help wait >"$T/help.json" || fail "luoctl --json help wait"
+	[ "$(json_get commands.0.name <"$T/help.json")" = wait ] || fail "help --json: $(cat "$T/help.json")"
+	luoctl --json help | python3 -c 'import json,sys; n=[c["name"] for c in json.load(sys.stdin)["commands"]]
+assert "kexec" in n and "wait" in n, n' || fail "help --json does not list the commands"
 
 	# kexec(8)'s names: --ramdisk for --initrd, --command-line for --cmdline.
 	luod_start
