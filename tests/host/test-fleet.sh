@@ -52,6 +52,12 @@ test_json_failure_when_luod_is_not_running() {
 	json_failure "$T/j.out" EINVAL 2
 	jrun 2 status --bogus
 	json_failure "$T/j.out" EINVAL 2
+	jrun 2 help nosuch
+	json_failure "$T/j.out" EINVAL 2
+	jrun 2 kexec --require 'bad id'
+	json_failure "$T/j.out" EINVAL 2
+	jrun 2 wait --timeout 1
+	json_failure "$T/j.out" EINVAL 2
 	luoctl kexec --timeout 0 --json >"$T/j.out" 2>/dev/null
 	json_failure "$T/j.out" EINVAL 2
 	jrun 1 load /nonexistent/vmlinuz
