@@ -10,6 +10,8 @@ pkgs=(gcc libc6-dev meson ninja-build pkg-config libjson-c-dev zlib1g-dev liblzm
       qemu-system-x86 busybox-static cpio kexec-tools
       flex bison bc libelf-dev libssl-dev xz-utils make perl
       python3 util-linux git clang-format clang libclang-rt-14-dev valgrind mandoc)
+# host tier: contrib/ansible's playbook runs against the test double (test-fleet.sh)
+pkgs+=(ansible-core)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -8,7 +8,8 @@
 #   fuzz      the protocol decoder under libFuzzer (clang, ASan, UBSan), 30 s;
 #             the bzImage parser and LUO ABI extractor, 15 s
 #   host      real luod, luoctl and clients over the real socket, against the
-#             /dev/liveupdate test double
+#             /dev/liveupdate test double; with tests/host/test-fleet.sh, the
+#             fleet commands and contrib/ansible's playbook (connection: local)
 #   package   the Debian packages: dpkg-buildpackage, lintian (no error or
 #             warning), unpacked into a throwaway root and run against the
 #             test double (tests/package)

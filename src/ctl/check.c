@@ -205,6 +205,9 @@ int cmd_check(struct ctl *ctl, int argc, char **argv)
 	json_object_object_add(out, "ready", json_object_new_boolean(c.failed == 0));
 	json_object_object_add(out, "checks", c.list);
 	if (ctl->json) {
+		if (c.failed)
+			ctl_json_add_failure(out, EAGAIN, "not ready for a live update");
+		ctl->outcome_printed = true;
 		ctl_print_json(out);
 	} else {
 		for (size_t i = 0; i < json_object_array_length(c.list); i++) {

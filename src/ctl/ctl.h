@@ -20,6 +20,7 @@ enum {
 	CTL_EXIT_FAILED = 1, /* luod said no, the update aborted */
 	CTL_EXIT_USAGE = 2,
 	CTL_EXIT_UNREACHABLE = 3, /* cannot talk to luod */
+	CTL_EXIT_TIMEOUT = 4, /* wait: not in time */
 };
 
 /* Width of "key:" in the aligned key: value lines. */
@@ -27,6 +28,16 @@ enum {
 
 /* How long an ordinary command waits for its reply. */
 #define CTL_REPLY_TIMEOUT_MS 60000
+
+/**
+ * struct ctl_failure - why the command failed, for the --json failure document.
+ * @err: positive errno; 0 while not known
+ * @text: the first error message (not a warning) said to people, or NULL
+ */
+struct ctl_failure {
+	int err;
+	char *text;
+};
 
 /**
  * struct ctl - one invocation of luoctl.
@@ -37,6 +48,9 @@ enum {
  * @conn: the connection to luod, once opened
  * @connected: whether @conn is open
  * @exit_code: set by ctl_getopt() when it returns CTL_OPT_EXIT
+ * @failure: where the edge notes why the command failed (--json)
+ * @outcome_printed: the command printed a JSON document that carries its
+ *                   failure already (check, kexec): no failure document
  */
 struct ctl {
 	const char *socket;
@@ -46,6 +60,8 @@ struct ctl {
 	struct luo_conn conn;
 	bool connected;
 	int exit_code;
+	struct ctl_failure *failure;
+	bool outcome_printed;
 };
 
 /* Long options every command accepts, and what ctl_getopt() returns. */
@@ -91,6 +107,8 @@ int cmd_load(struct ctl *ctl, int argc, char **argv);
 int cmd_unload(struct ctl *ctl, int argc, char **argv);
 int cmd_version(struct ctl *ctl, int argc, char **argv);
 int cmd_check(struct ctl *ctl, int argc, char **argv);
+int cmd_help(struct ctl *ctl, int argc, char **argv);
+int cmd_wait(struct ctl *ctl, int argc, char **argv);
 
 /* conn.c: talking to luod; 0/-errno, nothing printed. */
 int ctl_conn_send(struct luo_conn *c, struct json_object *msg, const int *fds, size_t n_fds);
@@ -101,6 +119,8 @@ int ctl_conn_call(struct luo_conn *c, struct json_object *cmd, const int *fds, s
 /* luoctl.c: the edge, where messages for people are written. */
 void ctl_error(const struct ctl *ctl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ctl_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void ctl_failure_errno(const struct ctl *ctl, int err);
+void ctl_json_add_failure(struct json_object *obj, int err, const char *text);
 int ctl_usage_error(const struct ctl *ctl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ctl_cmd_help(const struct ctl *ctl);
 int ctl_getopt(struct ctl *ctl, int argc, char **argv, const char *shortopts, const struct option *longopts);

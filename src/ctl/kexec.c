@@ -33,6 +33,7 @@ struct follow {
 	unsigned int replies; /* replies received: KEXEC's, then ABORT's */
 	struct json_object *held; /* events that came before KEXEC's reply */
 	bool abort_sent;
+	bool no_wait; /* --no-wait: done at REBOOTING */
 };
 
 static volatile sig_atomic_t got_signal;
@@ -154,6 +155,7 @@ static void on_aborted(struct follow *f, struct json_object *ev)
 
 	luo_msg_int(ev, "errno", &err);
 	name = ctl_errname(name, err);
+	ctl_failure_errno(f->ctl, err > 0 && err < INT32_MAX ? (int)err : ECANCELED);
 	ctl_format_duration(t, sizeof(t), luo_now_ms() - f->t0);
 	/* luod's reason may name the errno already; say it once. */
 	if (err > 0 && !(reason && strstr(reason, name)))
@@ -188,6 +190,8 @@ static int on_event(struct follow *f, struct json_object *msg, const char *ev)
 		f->phase = PHASE_REBOOTING;
 		if (!f->ctl->json)
 			on_rebooting(f, msg);
+		if (f->no_wait)
+			return CTL_EXIT_OK; /* committed: luod reboots without us */
 	} else if (!strcmp(ev, LUO_EV_ABORTED)) {
 		on_aborted(f, msg);
 		return CTL_EXIT_FAILED;
@@ -207,6 +211,7 @@ static int on_reply(struct follow *f, struct json_object *reply, int timeout_s)
 	if (f->replies++ == 0) {
 		if (f->ctl->json)
 			ctl_print_json_line(reply);
+		f->ctl->outcome_printed = f->ctl->json && !ok;
 		if (!ok)
 			return ctl_report_reply(f->ctl, reply);
 		if (f->phase == PHASE_STARTING)
@@ -238,6 +243,7 @@ static int on_signal_received(struct follow *f)
 	int r;
 
 	if (f->abort_sent || f->phase == PHASE_REBOOTING) {
+		ctl_failure_errno(f->ctl, EINTR);
 		ctl_error(f->ctl, "interrupted; %s",
 			  f->phase == PHASE_REBOOTING ? "the machine is rebooting"
 						      : "luod goes on with the abort ('luoctl status')");
@@ -250,6 +256,7 @@ static int on_signal_received(struct follow *f)
 	json_object_object_add(req, "reason", json_object_new_string("luoctl kexec was interrupted"));
 	r = ctl_conn_send(&f->ctl->conn, req, NULL, 0);
 	if (r < 0) {
+		ctl_failure_errno(f->ctl, -r);
 		ctl_error(f->ctl, "cannot ask luod to abort: %s", strerror(-r));
 		return CTL_EXIT_FAILED;
 	}
@@ -275,6 +282,7 @@ static int on_end(struct follow *f, int r)
 			printf("luod closed the connection: the machine is going down\n");
 		return CTL_EXIT_OK;
 	}
+	ctl_failure_errno(f->ctl, r == LUO_CONN_EOF ? ECONNRESET : -r);
 	if (r == -ETIMEDOUT)
 		ctl_error(f->ctl, "no word from luod for %d seconds", KEXEC_GRACE_MS / 1000);
 	else if (r == LUO_CONN_EOF || r == -ECONNRESET)
@@ -351,6 +359,7 @@ static int check_abi(struct ctl *ctl, bool force)
 			ctl_error(ctl, "warning: %s; going on (--force)", why);
 			return CTL_EXIT_OK;
 		}
+		ctl_failure_errno(ctl, EPROTONOSUPPORT);
 		ctl_error(ctl, "refusing the live update: %s", why);
 		ctl_hint("load a kernel with the same LUO ABI ('luoctl check' tells), or give --force to lose the "
 			 "sessions");
@@ -361,30 +370,46 @@ static int check_abi(struct ctl *ctl, bool force)
 	}
 }
 
-/**
- * cmd_kexec() - luoctl kexec [--timeout SECONDS] [--force].
- * @ctl: the invocation
- * @argc: argument count
- * @argv: the arguments
- *
- * Return: CTL_EXIT_OK once the machine is rebooting, CTL_EXIT_FAILED if the
- * update was refused, aborted or lost, or another CTL_EXIT_* code.
- */
-int cmd_kexec(struct ctl *ctl, int argc, char **argv)
+/* What luoctl kexec was asked for. */
+struct kexec_args {
+	int timeout_s;
+	bool force, no_wait, all_sessions;
+	struct json_object *require; /* array of ids, or NULL */
+};
+
+/* Add the ids of "--require a,b" to @a->require; -1 to go on, else an exit code. */
+static int add_required(struct ctl *ctl, struct kexec_args *a, const char *list)
 {
+	_cleanup_free_ char *copy = strdup(list);
+	char *save = NULL;
+
+	if (!copy || (!a->require && !(a->require = json_object_new_array())))
+		return ctl_fail(ctl, -ENOMEM);
+	for (char *id = strtok_r(copy, ",", &save); id; id = strtok_r(NULL, ",", &save)) {
+		if (!luo_id_valid(id))
+			return ctl_usage_error(ctl, "--require: '%s' is not a client id", id);
+		if (json_object_array_length(a->require) >= LUO_REQUIRE_MAX)
+			return ctl_usage_error(ctl, "--require: at most %d client ids", LUO_REQUIRE_MAX);
+		json_object_array_add(a->require, json_object_new_string(id));
+	}
+	if (json_object_array_length(a->require) == 0)
+		return ctl_usage_error(ctl, "--require needs a client id");
+	return -1;
+}
+
+/* Parse the options: -1 to go on, else the CTL_EXIT_* code to return. */
+static int kexec_parse(struct ctl *ctl, int argc, char **argv, struct kexec_args *a)
+{
+	enum { OPT_REQUIRE = CTL_OPT_CMD, OPT_ALL_SESSIONS, OPT_NO_WAIT };
 	static const struct option longopts[] = {
 		{ "timeout", required_argument, NULL, 't' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "require", required_argument, NULL, OPT_REQUIRE },
+		{ "require-all-sessions", no_argument, NULL, OPT_ALL_SESSIONS },
+		{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
 		CTL_COMMON_OPTIONS,
 		{},
 	};
-	_cleanup_json_ struct json_object *req = NULL;
-	_cleanup_json_ struct json_object *held = json_object_new_array();
-	struct follow f = { .ctl = ctl, .held = held };
-	struct sigaction sa = { .sa_handler = on_signal }, old_int, old_term;
-	sigset_t block, saved, waitmask;
-	int timeout_s = KEXEC_DEFAULT_TIMEOUT_S;
-	bool force = false;
 	int c, r;
 
 	while ((c = ctl_getopt(ctl, argc, argv, "t:f", longopts)) != -1) {
@@ -392,32 +417,57 @@ int cmd_kexec(struct ctl *ctl, int argc, char **argv)
 		case CTL_OPT_EXIT:
 			return ctl->exit_code;
 		case 't':
-			if (parse_timeout(optarg, &timeout_s) < 0)
+			if (parse_timeout(optarg, &a->timeout_s) < 0)
 				return ctl_usage_error(ctl, "--timeout takes whole seconds, 1 to %d, not '%s'",
 						       KEXEC_MAX_TIMEOUT_S, optarg);
 			break;
 		case 'f':
-			force = true;
+			a->force = true;
+			break;
+		case OPT_REQUIRE:
+			r = add_required(ctl, a, optarg);
+			if (r >= 0)
+				return r;
+			break;
+		case OPT_ALL_SESSIONS:
+			a->all_sessions = true;
+			break;
+		case OPT_NO_WAIT:
+			a->no_wait = true;
 			break;
 		}
 	}
 	if (optind < argc)
 		return ctl_usage_error(ctl, "unexpected argument '%s'", argv[optind]);
+	if (a->all_sessions && a->force)
+		return ctl_usage_error(ctl, "--require-all-sessions and --force exclude each other");
+	return -1;
+}
 
-	req = luo_msg_command(LUO_CMD_KEXEC);
-	if (!req || !held)
-		return ctl_fail(ctl, -ENOMEM);
-	json_object_object_add(req, "timeout_ms", json_object_new_int64((int64_t)timeout_s * 1000));
-	json_object_object_add(req, "force", json_object_new_boolean(force));
+/* The KEXEC command, or NULL without memory. */
+static struct json_object *kexec_request(struct kexec_args *a)
+{
+	struct json_object *req = luo_msg_command(LUO_CMD_KEXEC);
 
-	r = ctl_connect(ctl);
-	if (r < 0)
-		return ctl_report_transport(ctl, r);
-	r = check_abi(ctl, force);
-	if (r != CTL_EXIT_OK)
-		return r;
+	if (!req)
+		return NULL;
+	json_object_object_add(req, "timeout_ms", json_object_new_int64((int64_t)a->timeout_s * 1000));
+	json_object_object_add(req, "force", json_object_new_boolean(a->force));
+	if (a->require)
+		json_object_object_add(req, "require", json_object_get(a->require));
+	if (a->all_sessions)
+		json_object_object_add(req, "require_all_sessions", json_object_new_boolean(true));
+	return req;
+}
 
-	/* Signals are taken only while waiting in ppoll(): no race, no EINTR elsewhere. */
+/* Follow the update with SIGINT and SIGTERM taken only while waiting in ppoll(). */
+static int follow_signals(struct follow *f, struct json_object *req, int timeout_s)
+{
+	struct sigaction sa = { .sa_handler = on_signal }, old_int, old_term;
+	sigset_t block, saved, waitmask;
+	int r;
+
+	/* No race, no EINTR elsewhere. */
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
@@ -429,12 +479,49 @@ int cmd_kexec(struct ctl *ctl, int argc, char **argv)
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
 
-	r = follow(&f, req, timeout_s, &waitmask);
+	r = follow(f, req, timeout_s, &waitmask);
 
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	sigprocmask(SIG_SETMASK, &saved, NULL);
 	return r;
+}
+
+/**
+ * cmd_kexec() - luoctl kexec [--timeout SECONDS] [--force] [--require ID]...
+ *               [--require-all-sessions] [--no-wait].
+ * @ctl: the invocation
+ * @argc: argument count
+ * @argv: the arguments
+ *
+ * Return: CTL_EXIT_OK once the machine is rebooting (with --no-wait: once
+ * luod committed to it), CTL_EXIT_FAILED if the update was refused,
+ * aborted or lost, or another CTL_EXIT_* code.
+ */
+int cmd_kexec(struct ctl *ctl, int argc, char **argv)
+{
+	struct kexec_args a = { .timeout_s = KEXEC_DEFAULT_TIMEOUT_S };
+	_cleanup_json_ struct json_object *req = NULL, *require = NULL;
+	_cleanup_json_ struct json_object *held = json_object_new_array();
+	struct follow f = { .ctl = ctl, .held = held };
+	int r;
+
+	r = kexec_parse(ctl, argc, argv, &a);
+	require = a.require;
+	if (r >= 0)
+		return r;
+	req = kexec_request(&a);
+	if (!req || !held)
+		return ctl_fail(ctl, -ENOMEM);
+	f.no_wait = a.no_wait;
+
+	r = ctl_connect(ctl);
+	if (r < 0)
+		return ctl_report_transport(ctl, r);
+	r = check_abi(ctl, a.force);
+	if (r != CTL_EXIT_OK)
+		return r;
+	return follow_signals(&f, req, a.timeout_s);
 }
 
 /**

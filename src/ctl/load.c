@@ -15,6 +15,7 @@
 
 #include "cmdline.h"
 #include "ctl.h"
+#include "sha256.h"
 #include "util.h"
 
 #define PROC_CMDLINE_MAX 65536
@@ -79,19 +80,23 @@ static int open_image(struct ctl *ctl, struct fdset *fds, const char *path, stru
 	/* O_NONBLOCK: opening a FIFO must not wait for a writer; a tty must not become ours. */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
+		ctl_failure_errno(ctl, errno);
 		ctl_error(ctl, "cannot open %s: %m", path);
 		return CTL_EXIT_FAILED;
 	}
 	fds->fd[fds->n++] = fd;
 	if (fstat(fd, &st) < 0 || (fl = fcntl(fd, F_GETFL)) < 0) {
+		ctl_failure_errno(ctl, errno);
 		ctl_error(ctl, "cannot stat %s: %m", path);
 		return CTL_EXIT_FAILED;
 	}
 	if (!S_ISREG(st.st_mode)) {
+		ctl_failure_errno(ctl, EINVAL);
 		ctl_error(ctl, "%s is not a regular file", path);
 		return CTL_EXIT_FAILED;
 	}
 	if (fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		ctl_failure_errno(ctl, errno);
 		ctl_error(ctl, "cannot use %s: %m", path);
 		return CTL_EXIT_FAILED;
 	}
@@ -191,16 +196,19 @@ struct load_args {
 	const char *append[MAX_APPENDS];
 	size_t n_append;
 	const char *cmdline;
-	bool reuse, dry_run, force;
+	bool reuse, dry_run, force, if_changed;
 };
 
 /* Parse the options: -1 to go on, else the CTL_EXIT_* code to return. */
 static int load_parse(struct ctl *ctl, int argc, char **argv, struct load_args *a)
 {
-	enum { OPT_REUSE = CTL_OPT_CMD, OPT_DRY_RUN, OPT_FORCE };
+	enum { OPT_REUSE = CTL_OPT_CMD, OPT_DRY_RUN, OPT_FORCE, OPT_IF_CHANGED };
 	static const struct option longopts[] = {
 		{ "initrd", required_argument, NULL, 'i' },
+		{ "ramdisk", required_argument, NULL, 'i' }, /* kexec(8)'s name */
 		{ "cmdline", required_argument, NULL, 'c' },
+		{ "command-line", required_argument, NULL, 'c' }, /* kexec(8)'s name */
+		{ "if-changed", no_argument, NULL, OPT_IF_CHANGED },
 		{ "append", required_argument, NULL, 'a' },
 		{ "reuse-cmdline", no_argument, NULL, OPT_REUSE },
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
@@ -236,6 +244,9 @@ static int load_parse(struct ctl *ctl, int argc, char **argv, struct load_args *
 		case OPT_FORCE:
 			a->force = true;
 			break;
+		case OPT_IF_CHANGED:
+			a->if_changed = true;
+			break;
 		}
 	}
 	if (optind >= argc)
@@ -244,6 +255,8 @@ static int load_parse(struct ctl *ctl, int argc, char **argv, struct load_args *
 		return ctl_usage_error(ctl, "unexpected argument '%s' (initrds go after --initrd)", argv[optind + 1]);
 	if (a->reuse && a->cmdline)
 		return ctl_usage_error(ctl, "--cmdline and --reuse-cmdline exclude each other");
+	if (a->dry_run && a->if_changed)
+		return ctl_usage_error(ctl, "--dry-run and --if-changed exclude each other");
 	a->kernel = argv[optind];
 	return -1;
 }
@@ -258,6 +271,7 @@ static int load_cmdline(struct ctl *ctl, const struct load_args *a, char **cmdli
 	if (a->reuse) {
 		r = read_proc_cmdline(&proc);
 		if (r < 0) {
+			ctl_failure_errno(ctl, -r);
 			ctl_error(ctl, "cannot read /proc/cmdline: %s", strerror(-r));
 			return CTL_EXIT_FAILED;
 		}
@@ -304,9 +318,94 @@ static int load_request(struct ctl *ctl, const struct load_args *a, const char *
 	return -1;
 }
 
+/*
+ * Is what luod loaded the same kernel, initrds (by sha256) and command line?
+ * Return: 1 if so, 0 if not (@why says what differs), or -errno.
+ */
+static int load_same(struct json_object *st, const struct load_args *a, const char *cmdline, const struct fdset *fds,
+		     struct json_object *hashes, const char **why)
+{
+	struct json_object *ld = NULL, *loaded_initrds = NULL, *chk = NULL;
+	char sha[65];
+	int r;
+
+	for (size_t i = 0; i < fds->n; i++) {
+		r = sha256_fd(fds->fd[i], sha);
+		if (r < 0)
+			return r;
+		json_object_array_add(hashes, json_object_new_string(sha));
+	}
+	*why = "no kernel was loaded through luod";
+	if (!luo_msg_bool(st, "kexec_loaded") || !json_object_object_get_ex(st, "loaded", &ld) || !ld)
+		return 0;
+	*why = "the loaded kernel was changed behind luod's back";
+	if (luo_msg_bool(st, "loaded_changed"))
+		return 0;
+	*why = "the kernel image differs";
+	if (strcmp(luo_msg_string(ld, "sha256") ?: "", json_object_get_string(json_object_array_get_idx(hashes, 0))))
+		return 0;
+	*why = "the initrds differ";
+	if (!json_object_object_get_ex(ld, "initrd_sha256", &loaded_initrds) ||
+	    !json_object_is_type(loaded_initrds, json_type_array) ||
+	    json_object_array_length(loaded_initrds) != a->n_initrd)
+		return 0;
+	for (size_t i = 0; i < a->n_initrd; i++)
+		if (strcmp(json_object_get_string(json_object_array_get_idx(loaded_initrds, i)) ?: "",
+			   json_object_get_string(json_object_array_get_idx(hashes, i + 1))))
+			return 0;
+	*why = "the command line differs";
+	if (strcmp(luo_msg_string(ld, "cmdline") ?: "", cmdline))
+		return 0;
+	*why = "it was loaded with --force: load it again to check its LUO ABI";
+	if (json_object_object_get_ex(ld, "abi_check", &chk) && luo_msg_bool(chk, "forced") && !a->force)
+		return 0;
+	return 1;
+}
+
+/*
+ * --if-changed: nothing to do when luod has this very kernel loaded.
+ * Return: -1 to load, or the CTL_EXIT_* code to return.
+ */
+static int load_if_changed(struct ctl *ctl, const struct load_args *a, const char *cmdline, const struct fdset *fds)
+{
+	_cleanup_json_ struct json_object *st = NULL, *hashes = json_object_new_array(), *out = NULL;
+	const char *why = NULL;
+	int r;
+
+	if (!hashes)
+		return ctl_fail(ctl, -ENOMEM);
+	r = ctl_fetch_status(ctl, &st);
+	if (r != CTL_EXIT_OK)
+		return r;
+	r = load_same(st, a, cmdline, fds, hashes, &why);
+	if (r < 0)
+		return ctl_fail(ctl, r);
+	if (r == 0) {
+		if (!ctl->json)
+			printf("loading: %s\n", why);
+		return -1;
+	}
+	if (!ctl->json) {
+		printf("already loaded: the same kernel, initrds and command line (sha256 %s); not loaded again\n",
+		       json_object_get_string(json_object_array_get_idx(hashes, 0)));
+		return CTL_EXIT_OK;
+	}
+	out = json_object_new_object();
+	if (!out)
+		return ctl_fail(ctl, -ENOMEM);
+	json_object_object_add(out, "changed", json_object_new_boolean(false));
+	json_object_object_add(out, "sha256", json_object_get(json_object_array_get_idx(hashes, 0)));
+	json_object_array_del_idx(hashes, 0, 1);
+	json_object_object_add(out, "initrd_sha256", json_object_get(hashes));
+	json_object_object_add(out, "cmdline", json_object_new_string(cmdline));
+	ctl_print_json(out);
+	return CTL_EXIT_OK;
+}
+
 /**
  * cmd_load() - luoctl load KERNEL [--initrd FILE]... [--reuse-cmdline]
- *              [--cmdline STR] [--append STR]... [--dry-run].
+ *              [--cmdline STR] [--append STR]... [--dry-run] [--force]
+ *              [--if-changed].
  * @ctl: the invocation
  * @argc: argument count
  * @argv: the arguments
@@ -326,6 +425,8 @@ int cmd_load(struct ctl *ctl, int argc, char **argv)
 		r = load_cmdline(ctl, &a, &cmdline);
 	if (r < 0)
 		r = load_request(ctl, &a, cmdline, &fds, &req);
+	if (r < 0 && a.if_changed)
+		r = load_if_changed(ctl, &a, cmdline, &fds);
 	if (r >= 0)
 		return r;
 
@@ -335,6 +436,7 @@ int cmd_load(struct ctl *ctl, int argc, char **argv)
 		return ctl_report_transport(ctl, r);
 	r = ctl_conn_call(&ctl->conn, req, fds.fd, fds.n, &reply, LOAD_REPLY_TIMEOUT_MS);
 	if (r == -ETIMEDOUT) {
+		ctl_failure_errno(ctl, ETIMEDOUT);
 		ctl_error(ctl, "no reply from luod within %d seconds", LOAD_REPLY_TIMEOUT_MS / 1000);
 		return CTL_EXIT_UNREACHABLE;
 	}
@@ -342,6 +444,8 @@ int cmd_load(struct ctl *ctl, int argc, char **argv)
 		return ctl_report_transport(ctl, r);
 	if (!luo_msg_bool(reply, "ok"))
 		return ctl_report_reply(ctl, reply);
+	if (a.if_changed)
+		json_object_object_add(reply, "changed", json_object_new_boolean(true));
 	if (ctl->json)
 		ctl_print_reply_json(reply);
 	else

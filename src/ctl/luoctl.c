@@ -24,20 +24,28 @@
 static const struct ctl_cmd commands[] = {
 	{ "status", "", "Show the state of luod, LUO and the loaded kernel", NULL, cmd_status },
 	{ "list", "", "List subscribed clients and carried-over sessions", NULL, cmd_list },
-	{ "load", "KERNEL [--initrd FILE]... [--reuse-cmdline | --cmdline STR] [--append STR]... [--dry-run] [--force]",
+	{ "load",
+	  "KERNEL [--initrd FILE]... [--reuse-cmdline | --cmdline STR] [--append STR]... [--dry-run] [--force] "
+	  "[--if-changed]",
 	  "Load the kernel to live-update into; luoctl opens the files as the calling user",
-	  "  --initrd FILE     an initrd (repeatable: they are concatenated)\n"
-	  "  --cmdline STR     the new kernel's command line\n"
+	  "  --initrd FILE     an initrd (repeatable: they are concatenated); also --ramdisk, as kexec(8) says\n"
+	  "  --cmdline STR     the new kernel's command line; also --command-line, as kexec(8) says\n"
 	  "  --reuse-cmdline   start from /proc/cmdline, without BOOT_IMAGE=\n"
 	  "  --append STR      add parameters (repeatable); a parameter given twice keeps its last value\n"
 	  "  --dry-run         let luod check the files without loading them\n"
-	  "  --force           load a kernel whose LUO ABI differs from this one's (the sessions are lost)\n",
+	  "  --force           load a kernel whose LUO ABI differs from this one's (the sessions are lost)\n"
+	  "  --if-changed      do nothing if luod has loaded the same kernel, initrds and command line (sha256)\n",
 	  cmd_load },
 	{ "unload", "", "Unload the loaded kernel", NULL, cmd_unload },
-	{ "kexec", "[--timeout SECONDS] [--force]", "Run a live update and follow it to the reboot",
+	{ "kexec", "[--timeout SECONDS] [--force] [--require ID[,ID]...]... [--require-all-sessions] [--no-wait]",
+	  "Run a live update and follow it to the reboot",
 	  "  --timeout SECONDS how long clients have to become ready (default 30, at most 3600)\n"
 	  "  --force           go on without a loaded kernel, discard unclaimed sessions, or into a kernel\n"
-	  "                    whose LUO ABI differs (the sessions are lost)\n",
+	  "                    whose LUO ABI differs (the sessions are lost)\n"
+	  "  --require ID      refuse unless client ID is subscribed (repeatable, or a comma list)\n"
+	  "  --require-all-sessions\n"
+	  "                    refuse while a session from the last update is not claimed and finished\n"
+	  "  --no-wait         return once the update is committed (all clients ready, luod reboots)\n",
 	  cmd_kexec },
 	{ "abort", "[--reason TEXT]", "Abort the update being prepared",
 	  "  --reason TEXT     why, for the clients and the log\n", cmd_abort },
@@ -48,6 +56,13 @@ static const struct ctl_cmd commands[] = {
 	{ "ids", "", "List the client ids bound to a uid", NULL, cmd_ids },
 	{ "check", "", "Tell whether this machine is ready for a live update", NULL, cmd_check },
 	{ "version", "", "Show the versions of luoctl and luod", NULL, cmd_version },
+	{ "wait", "[--timeout SECONDS] [--subscribed ID[,ID]...]... [--claimed]",
+	  "Wait until clients are subscribed, or every carried-over session is claimed",
+	  "  --subscribed ID   wait until client ID is subscribed (repeatable, or a comma list)\n"
+	  "  --claimed         wait until no session carried over from before the last update is unclaimed\n"
+	  "  --timeout SECONDS give up after this long (default 60; 0: look once); exit status 4\n",
+	  cmd_wait },
+	{ "help", "[COMMAND]", "Show the usage of luoctl, or of COMMAND", NULL, cmd_help },
 };
 
 static const struct ctl_cmd *cmd_find(const char *name)
@@ -61,7 +76,7 @@ static const struct ctl_cmd *cmd_find(const char *name)
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: luoctl [--socket PATH] [--json] COMMAND [ARGS]\n"
-		   "       luoctl -h|--help | --version\n\n"
+		   "       luoctl help [COMMAND] | -h|--help | --version\n\n"
 		   "Control luod, the live update agent.\n\nCommands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
 		const char *h = commands[i].help;
@@ -72,9 +87,11 @@ static void usage(FILE *f)
 		"\nOptions:\n"
 		"  --socket PATH  luod's socket (default: $LUOD_SOCKET, else %s)\n"
 		"  --json         print JSON for scripts\n"
-		"  -h, --help     show this help ('luoctl COMMAND --help' for a command)\n"
+		"  -h, --help     show this help ('luoctl help COMMAND' for a command)\n"
 		"  --version      show the versions of luoctl and luod\n\n"
-		"Exit status: 0 success, 1 failed, 2 usage error, 3 luod unreachable.\n",
+		"Exit status: 0 success, 1 failed, 2 usage error, 3 luod unreachable,\n"
+		"4 'wait' timed out. With --json a failure prints {\"ok\": false, \"errno\", \"errname\", "
+		"\"error\"}.\n",
 		LUOD_DEFAULT_SOCKET);
 }
 
@@ -142,12 +159,60 @@ static void vprint_escaped(FILE *f, const char *fmt, va_list ap)
 	fputc('\n', f);
 }
 
+/* An error (not a warning) is noted for the --json failure document; the first one tells. */
 static void vmessage(const struct ctl *ctl, const char *fmt, va_list ap)
 {
+	_cleanup_free_ char *text = NULL;
+
+	if (vasprintf(&text, fmt, ap) < 0)
+		text = NULL;
 	fputs("luoctl: ", stderr);
 	if (ctl && ctl->cmd)
 		fprintf(stderr, "%s: ", ctl->cmd);
-	vprint_escaped(stderr, fmt, ap);
+	fputs(text ? ctl_text(text) : "?", stderr);
+	fputc('\n', stderr);
+	if (text && ctl && ctl->failure && !ctl->failure->text && strncmp(text, "warning:", 8) != 0)
+		ctl->failure->text = steal_ptr(&text);
+}
+
+/**
+ * ctl_failure_errno() - note the errno of the failure being reported.
+ * @ctl: the invocation
+ * @err: positive errno; the first one noted tells
+ */
+void ctl_failure_errno(const struct ctl *ctl, int err)
+{
+	if (ctl && ctl->failure && !ctl->failure->err && err > 0)
+		ctl->failure->err = err;
+}
+
+/**
+ * ctl_json_add_failure() - add "ok": false, "errno", "errname" and "error".
+ * @obj: the JSON object
+ * @err: positive errno, or 0 when unknown (errname is then null)
+ * @text: the error message, or NULL
+ */
+void ctl_json_add_failure(struct json_object *obj, int err, const char *text)
+{
+	json_object_object_add(obj, "ok", json_object_new_boolean(false));
+	json_object_object_add(obj, "errno", json_object_new_int(err));
+	json_object_object_add(obj, "errname", err > 0 ? json_object_new_string(luo_errno_name(err)) : NULL);
+	json_object_object_add(obj, "error", json_object_new_string(text ? text : "failed"));
+}
+
+/* --json: the command failed without printing why on stdout; say it there. */
+static void print_failure(const struct ctl *ctl, int exit_code)
+{
+	_cleanup_json_ struct json_object *out = json_object_new_object();
+	int err = ctl->failure->err;
+
+	if (!err)
+		err = exit_code == CTL_EXIT_USAGE ? EINVAL : exit_code == CTL_EXIT_UNREACHABLE ? ECONNREFUSED : EIO;
+	if (!out)
+		return;
+	ctl_json_add_failure(out, err, ctl->failure->text);
+	json_object_object_add(out, "exit", json_object_new_int(exit_code));
+	ctl_print_json_line(out);
 }
 
 /**
@@ -192,6 +257,7 @@ int ctl_usage_error(const struct ctl *ctl, const char *fmt, ...)
 	va_start(ap, fmt);
 	vmessage(ctl, fmt, ap);
 	va_end(ap);
+	ctl_failure_errno(ctl, EINVAL);
 	if (ctl && ctl->cmd)
 		fprintf(stderr, "Try 'luoctl %s --help'.\n", ctl->cmd);
 	else
@@ -296,6 +362,7 @@ int ctl_connect(struct ctl *ctl)
  */
 int ctl_report_transport(const struct ctl *ctl, int err)
 {
+	ctl_failure_errno(ctl, -err);
 	switch (-err) {
 	case ENOENT:
 	case ECONNREFUSED:
@@ -354,6 +421,7 @@ const char *ctl_errname(const char *given, int64_t err)
  */
 int ctl_fail(const struct ctl *ctl, int err)
 {
+	ctl_failure_errno(ctl, -err);
 	ctl_error(ctl, "%s", strerror(-err));
 	return CTL_EXIT_FAILED;
 }
@@ -369,6 +437,7 @@ static const struct {
 	  "sessions from the last update are unclaimed ('luoctl list'): let their clients claim them, "
 	  "discard one with 'luoctl release ID', or discard all with --force" },
 	{ "kexec", EBUSY, "an update is already running: 'luoctl status' shows it, 'luoctl abort' stops it" },
+	{ "kexec", ESRCH, "'luoctl list' shows who is subscribed; 'luoctl wait --subscribed ID' waits for a client" },
 	{ "kexec", ENODEV, "the running kernel was not booted with liveupdate=on and kho=on ('luoctl status')" },
 	{ "abort", ENOENT, "'luoctl status' shows whether an update is running" },
 	{ "release", ENOENT, "'luoctl list' shows the carried-over sessions" },
@@ -402,6 +471,7 @@ int ctl_report_reply(const struct ctl *ctl, struct json_object *reply)
 
 	luo_msg_int(reply, "errno", &err);
 	name = ctl_errname(name, err);
+	ctl_failure_errno(ctl, err > 0 && err < INT32_MAX ? (int)err : EPROTO);
 	if (text && strstr(text, name))
 		ctl_error(ctl, "%s", text);
 	else
@@ -652,7 +722,73 @@ int cmd_version(struct ctl *ctl, int argc, char **argv)
 	return CTL_EXIT_OK;
 }
 
-int main(int argc, char **argv)
+/* help --json: the commands (or one) as {"commands":[{"name","args","help","options"}]}. */
+static int print_help_json(struct ctl *ctl, const struct ctl_cmd *only)
+{
+	_cleanup_json_ struct json_object *out = json_object_new_object();
+	struct json_object *arr = json_object_new_array();
+
+	if (!out || !arr) {
+		json_object_put(arr);
+		return ctl_fail(ctl, -ENOMEM);
+	}
+	json_object_object_add(out, "commands", arr);
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		struct json_object *c;
+
+		if (only && only != &commands[i])
+			continue;
+		c = json_object_new_object();
+		json_object_object_add(c, "name", json_object_new_string(commands[i].name));
+		json_object_object_add(c, "args", json_object_new_string(commands[i].args));
+		json_object_object_add(c, "help", json_object_new_string(commands[i].help));
+		json_object_object_add(c, "options", json_object_new_string(commands[i].options ?: ""));
+		json_object_array_add(arr, c);
+	}
+	ctl_print_json(out);
+	return CTL_EXIT_OK;
+}
+
+/**
+ * cmd_help() - luoctl help [COMMAND]: the usage of luoctl or of a command.
+ * @ctl: the invocation
+ * @argc: argument count
+ * @argv: the arguments
+ *
+ * Return: CTL_EXIT_OK, or CTL_EXIT_USAGE for a command that does not exist.
+ */
+int cmd_help(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option longopts[] = { CTL_COMMON_OPTIONS, {} };
+	const struct ctl_cmd *cmd;
+	struct ctl other;
+	int c;
+
+	while ((c = ctl_getopt(ctl, argc, argv, "", longopts)) != -1) {
+		if (c == CTL_OPT_EXIT)
+			return ctl->exit_code;
+	}
+	if (optind >= argc) {
+		if (ctl->json)
+			return print_help_json(ctl, NULL);
+		usage(stdout);
+		return CTL_EXIT_OK;
+	}
+	if (optind + 1 < argc)
+		return ctl_usage_error(ctl, "unexpected argument '%s'", argv[optind + 1]);
+	cmd = cmd_find(argv[optind]);
+	if (!cmd)
+		return ctl_usage_error(ctl, "unknown command '%s'", argv[optind]);
+	if (ctl->json)
+		return print_help_json(ctl, cmd);
+	other = *ctl;
+	other.cmd = cmd->name;
+	ctl_cmd_help(&other);
+	return CTL_EXIT_OK;
+}
+
+/* The options before the command: -1 with argc/argv at the command, or the exit code. */
+static int parse_global(struct ctl *ctl, int *argc, char ***argv)
 {
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, CTL_OPT_SOCKET },
@@ -662,28 +798,18 @@ int main(int argc, char **argv)
 		{},
 	};
 	static char *version_argv[] = { "version", NULL };
-	struct ctl ctl = { .socket = LUOD_DEFAULT_SOCKET };
-	const struct ctl_cmd *cmd;
 	bool want_version = false;
-	const char *env;
-	int c, r;
-
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	env = getenv("LUOD_SOCKET");
-	if (env && *env) {
-		ctl.socket = env;
-		ctl.socket_origin = "$LUOD_SOCKET";
-	}
+	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(*argc, *argv, "+:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case CTL_OPT_SOCKET:
-			ctl.socket = optarg;
-			ctl.socket_origin = "--socket";
+			ctl->socket = optarg;
+			ctl->socket_origin = "--socket";
 			break;
 		case CTL_OPT_JSON:
-			ctl.json = true;
+			ctl->json = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -692,30 +818,57 @@ int main(int argc, char **argv)
 			want_version = true;
 			break;
 		case ':':
-			return ctl_usage_error(NULL, "option '%s' needs an argument", argv[optind - 1]);
+			return ctl_usage_error(ctl, "option '%s' needs an argument", (*argv)[optind - 1]);
 		default:
 			if (optopt)
-				return ctl_usage_error(NULL, "unknown option '-%c'", optopt);
-			return ctl_usage_error(NULL, "unknown option '%s'", argv[optind - 1]);
+				return ctl_usage_error(ctl, "unknown option '-%c'", optopt);
+			return ctl_usage_error(ctl, "unknown option '%s'", (*argv)[optind - 1]);
 		}
 	}
 	if (want_version) {
-		argc = 1;
-		argv = version_argv;
-	} else if (optind >= argc) {
-		return ctl_usage_error(NULL, "no command given");
+		*argc = 1;
+		*argv = version_argv;
+	} else if (optind >= *argc) {
+		return ctl_usage_error(ctl, "no command given");
 	} else {
-		argc -= optind;
-		argv += optind;
+		*argc -= optind;
+		*argv += optind;
 	}
-	cmd = cmd_find(argv[0]);
-	if (!cmd)
-		return ctl_usage_error(NULL, "unknown command '%s'", argv[0]);
+	return -1;
+}
 
-	ctl.cmd = cmd->name;
-	optind = 0; /* glibc: start the command's parse afresh */
-	r = cmd->run(&ctl, argc, argv);
+int main(int argc, char **argv)
+{
+	struct ctl_failure failure = {};
+	struct ctl ctl = { .socket = LUOD_DEFAULT_SOCKET, .failure = &failure };
+	const struct ctl_cmd *cmd;
+	const char *env;
+	int r;
 
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	env = getenv("LUOD_SOCKET");
+	if (env && *env) {
+		ctl.socket = env;
+		ctl.socket_origin = "$LUOD_SOCKET";
+	}
+
+	/* A usage error before --json was parsed still answers in JSON. */
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		ctl.json |= !strcmp(argv[i], "--json");
+	r = parse_global(&ctl, &argc, &argv);
+	if (r < 0) {
+		cmd = cmd_find(argv[0]);
+		if (cmd) {
+			ctl.cmd = cmd->name;
+			optind = 0; /* glibc: start the command's parse afresh */
+			r = cmd->run(&ctl, argc, argv);
+		} else {
+			r = ctl_usage_error(&ctl, "unknown command '%s'", argv[0]);
+		}
+	}
+
+	if (ctl.json && r != CTL_EXIT_OK && !ctl.outcome_printed)
+		print_failure(&ctl, r);
 	if (ctl.connected)
 		luo_conn_release(&ctl.conn);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
@@ -723,5 +876,6 @@ int main(int argc, char **argv)
 		if (r == CTL_EXIT_OK)
 			r = CTL_EXIT_FAILED;
 	}
+	free(failure.text);
 	return r;
 }

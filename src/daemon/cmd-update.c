@@ -159,6 +159,42 @@ struct json_object *handle_fail(struct daemon *d, struct conn *c, struct json_ob
 	return barrier_answer(d, c, msg, true);
 }
 
+/*
+ * KEXEC's conditions, checked in the same turn of the loop as the start: the
+ * ids in "require" are subscribed and, with "require_all_sessions", no
+ * session carried over from the last update is pending (unclaimed, or
+ * claimed without DONE: this update would drop it). NULL, or the refusal.
+ */
+static struct json_object *kexec_require(struct daemon *d, struct json_object *msg)
+{
+	struct json_object *req = NULL;
+	size_t n;
+
+	if (json_object_object_get_ex(msg, "require", &req) && !json_object_is_type(req, json_type_array))
+		return luo_msg_error(EINVAL, "\"require\" must be an array of client ids");
+	n = req ? json_object_array_length(req) : 0;
+	if (n > LUO_REQUIRE_MAX)
+		return luo_msg_error(EINVAL, "\"require\" names at most %d client ids", LUO_REQUIRE_MAX);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *v = json_object_array_get_idx(req, i);
+		const char *id = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+		struct sub *s = id && luo_id_valid(id) ? sub_find(d, id) : NULL;
+
+		if (!id || !luo_id_valid(id))
+			return luo_msg_error(EINVAL, "\"require\" must be an array of client ids");
+		if (!s || !s->conn)
+			return luo_msg_error(ESRCH, "required client %s is not subscribed", id);
+	}
+	if (!luo_msg_bool(msg, "require_all_sessions"))
+		return NULL;
+	if (d->carried)
+		return luo_msg_error(ENOTEMPTY,
+				     "the session of client %s from the previous update is %s: "
+				     "--require-all-sessions wants every one claimed and finished (DONE) first",
+				     d->carried->id, carried_state(d->carried));
+	return NULL;
+}
+
 /**
  * handle_kexec() - KEXEC: start a live update.
  * @d: the daemon
@@ -173,12 +209,18 @@ struct json_object *handle_kexec(struct daemon *d, struct conn *c, struct json_o
 {
 	int64_t timeout_ms = LUOD_DEFAULT_TIMEOUT_MS;
 	int r = luo_msg_int(msg, "timeout_ms", &timeout_ms);
+	struct json_object *refusal;
 
 	if (r == -EINVAL || timeout_ms <= 0 || timeout_ms > LUOD_MAX_TIMEOUT_MS)
 		return luo_msg_error(EINVAL, "timeout_ms must be an integer from 1 to %d", LUOD_MAX_TIMEOUT_MS);
 	/* A LOAD and an update exclude each other (LOAD's side: update_gate()). */
 	if (load_busy(d))
 		return luo_msg_error(EBUSY, "a kernel is being loaded (LOAD in progress): start the update after it");
+	refusal = update_gate(d, LUO_CMD_KEXEC);
+	if (!refusal)
+		refusal = kexec_require(d, msg);
+	if (refusal)
+		return refusal;
 	return update_start(d, c, timeout_ms, luo_msg_bool(msg, "force"));
 }
 

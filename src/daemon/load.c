@@ -24,13 +24,10 @@
 #include "bzimage.h"
 #include "daemon.h"
 #include "kexec.h"
+#include "load.h"
 #include "log.h"
 #include "sha256.h"
 #include "util.h"
-
-#define CMDLINE_MAX 4096
-/* The kernel reads an initrd of at most INT_MAX bytes (kernel_read_file). */
-#define INITRD_MAX 0x7fffffffLL
 
 /* One LOAD being worked on. Fields below "worker" are the thread's until it ends. */
 struct load_job {
@@ -55,6 +52,7 @@ struct load_job {
 	int err;
 	char why[768];
 	char sha[65];
+	char initrd_sha[LUO_PROTO_MAX_FDS - 1][65]; /* each initrd's, in order */
 	struct bzimage_info info;
 	struct luo_abi target;
 	char target_why[160];
@@ -96,27 +94,6 @@ static int initrd_concat(const int *fds, size_t n)
 		}
 	}
 	return steal_fd(&mfd);
-}
-
-/* What kexec_file_load needs of an fd: a readable, non-empty regular file. */
-static const char *check_file(int fd, off_t *size)
-{
-	struct stat st;
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fstat(fd, &st) < 0 || fl < 0)
-		return "cannot stat";
-	/* An O_PATH fd cannot be read: kexec_file_load would say EBADF. */
-	if (fl & O_PATH)
-		return "not open for reading (an O_PATH descriptor)";
-	if (!S_ISREG(st.st_mode))
-		return "not a regular file";
-	if ((fl & O_ACCMODE) != O_RDONLY && (fl & O_ACCMODE) != O_RDWR)
-		return "not open for reading";
-	if (st.st_size == 0)
-		return "empty";
-	*size = st.st_size;
-	return NULL;
 }
 
 /* Read all of a file of @size bytes. */
@@ -184,6 +161,20 @@ static int work_image(struct load_job *j)
 	return 0;
 }
 
+/* Hash each initrd: STATUS names them, so that luoctl load --if-changed can compare. */
+static int work_initrds(struct load_job *j)
+{
+	for (size_t i = 1; i < j->n_fds; i++) {
+		int r = sha256_fd(j->fds[i], j->initrd_sha[i - 1]);
+
+		if (r < 0) {
+			job_fail(j, -r, "initrd %zu: cannot read: %s", i, strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
 static void *load_work(void *arg)
 {
 	struct load_job *j = arg;
@@ -191,7 +182,7 @@ static void *load_work(void *arg)
 	uint64_t one = 1;
 	int r;
 
-	if (work_image(j) < 0)
+	if (work_image(j) < 0 || work_initrds(j) < 0)
 		goto done;
 	if (j->need_running) {
 		kexec_running_abi(&j->running, j->running_src, sizeof(j->running_src), j->target_why[0] ? NULL : j->sha,
@@ -272,6 +263,41 @@ static void job_free(struct load_job *j)
 	free(j);
 }
 
+static struct json_object *initrd_hashes(const struct load_job *j)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (size_t i = 1; i < j->n_fds; i++)
+		json_object_array_add(a, json_object_new_string(j->initrd_sha[i - 1]));
+	return a;
+}
+
+/* Remember what was loaded, for STATUS's "loaded". */
+static void load_remember(struct daemon *d, const struct load_job *j)
+{
+	struct json_object *x, *names = NULL;
+
+	json_object_put(d->loaded);
+	d->loaded = x = json_object_new_object();
+	json_object_object_add(x, "kernel", json_object_new_string(j->kernel));
+	if (json_object_object_get_ex(j->msg, "initrds", &names) && json_object_is_type(names, json_type_array))
+		json_object_object_add(x, "initrds", json_object_get(names));
+	json_object_object_add(x, "cmdline", json_object_new_string(j->cmdline));
+	json_object_object_add(x, "size", json_object_new_int64(j->ksize));
+	json_object_object_add(x, "sha256", json_object_new_string(j->sha));
+	json_object_object_add(x, "initrd_sha256", initrd_hashes(j));
+	json_object_object_add(x, "version", json_object_new_string(j->info.version));
+	json_object_object_add(x, "initrd_size", json_object_new_int64(j->isize));
+	json_object_object_add(x, "loaded_at", json_object_new_int64(time(NULL)));
+	json_object_object_add(x, "loaded_by", json_object_new_int64(j->uid));
+	/* Nested objects last: the flat members stay easy to pick out. */
+	add_abi(x, j, d->load);
+	d->loaded_expect = 1;
+	log_notice("kernel %s loaded in %llu ms (%lld bytes, initrd %lld bytes, LUO ABI %s), command line: %s",
+		   j->kernel, (unsigned long long)(now_ms() - j->started_ms), (long long)j->ksize, (long long)j->isize,
+		   luo_abi_verdict_name(j->verdict), j->cmdline);
+}
+
 /* The worker is done: reply, remember what was loaded. */
 static void load_event(struct watch *w, uint32_t events)
 {
@@ -279,7 +305,7 @@ static void load_event(struct watch *w, uint32_t events)
 	struct daemon *d = j->d;
 	struct load_ctx *ctx = d->load;
 	const char *kernel = j->kernel;
-	struct json_object *reply, *x, *names = NULL;
+	struct json_object *reply;
 	uint64_t v;
 
 	if (read(w->fd, &v, sizeof(v)) != sizeof(v))
@@ -302,30 +328,13 @@ static void load_event(struct watch *w, uint32_t events)
 	if (j->verdict != LUO_ABI_COMPATIBLE)
 		log_warning("kernel %s: LUO ABI %s: %s%s", kernel, luo_abi_verdict_name(j->verdict), j->verdict_msg,
 			    j->verdict == LUO_ABI_INCOMPATIBLE ? " (loaded anyway: forced)" : "");
-	if (!j->dry_run) {
-		json_object_put(d->loaded);
-		d->loaded = x = json_object_new_object();
-		json_object_object_add(x, "kernel", json_object_new_string(kernel));
-		if (json_object_object_get_ex(j->msg, "initrds", &names) && json_object_is_type(names, json_type_array))
-			json_object_object_add(x, "initrds", json_object_get(names));
-		json_object_object_add(x, "cmdline", json_object_new_string(j->cmdline));
-		json_object_object_add(x, "size", json_object_new_int64(j->ksize));
-		json_object_object_add(x, "sha256", json_object_new_string(j->sha));
-		json_object_object_add(x, "version", json_object_new_string(j->info.version));
-		json_object_object_add(x, "initrd_size", json_object_new_int64(j->isize));
-		json_object_object_add(x, "loaded_at", json_object_new_int64(time(NULL)));
-		json_object_object_add(x, "loaded_by", json_object_new_int64(j->uid));
-		/* Nested objects last: the flat members stay easy to pick out. */
-		add_abi(x, j, ctx);
-		d->loaded_expect = 1;
-		log_notice("kernel %s loaded in %llu ms (%lld bytes, initrd %lld bytes, LUO ABI %s), command line: %s",
-			   kernel, (unsigned long long)(now_ms() - j->started_ms), (long long)j->ksize,
-			   (long long)j->isize, luo_abi_verdict_name(j->verdict), j->cmdline);
-	}
+	if (!j->dry_run)
+		load_remember(d, j);
 	reply = luo_msg_ok();
 	json_object_object_add(reply, "cmdline", json_object_new_string(j->cmdline));
 	json_object_object_add(reply, "size", json_object_new_int64(j->ksize));
 	json_object_object_add(reply, "sha256", json_object_new_string(j->sha));
+	json_object_object_add(reply, "initrd_sha256", initrd_hashes(j));
 	json_object_object_add(reply, "version", json_object_new_string(j->info.version));
 	json_object_object_add(reply, "cmdline_max",
 			       json_object_new_int64(j->info.cmdline_size - BZIMAGE_CMDLINE_RESERVE - 1));
@@ -342,73 +351,6 @@ out:
 		json_object_put(reply);
 	}
 	job_free(j);
-}
-
-/* LOAD's members, its place in the queue and the update's state. */
-static struct json_object *load_check_request(struct daemon *d, const char *cmdline, size_t n_fds)
-{
-	if (n_fds < 1)
-		return luo_msg_error(EINVAL, "LOAD needs the kernel image's fd");
-	if (!cmdline)
-		return luo_msg_error(EINVAL, "LOAD needs a string member \"cmdline\"");
-	if (strlen(cmdline) >= CMDLINE_MAX)
-		return luo_msg_error(EINVAL, "command line is %zu bytes; at most %d", strlen(cmdline), CMDLINE_MAX - 1);
-	if (load_busy(d))
-		return luo_msg_error(EBUSY, "another LOAD is in progress");
-	return update_gate(d, LUO_CMD_LOAD);
-}
-
-/* The kernel image: a bzImage this kernel can load, that takes @cmdline. */
-static struct json_object *load_check_image(int fd, const char *kernel, const char *cmdline, off_t *ksize)
-{
-	_cleanup_free_ uint8_t *head = NULL;
-	struct bzimage_info info;
-	const char *bad;
-	ssize_t n;
-	int r;
-
-	bad = check_file(fd, ksize);
-	if (bad)
-		return luo_msg_error(EINVAL, "kernel image %s: %s", kernel, bad);
-	if (*ksize > BZIMAGE_MAX_SIZE)
-		return luo_msg_error(EFBIG, "kernel image %s: %lld bytes; a bzImage has at most %u", kernel,
-				     (long long)*ksize, BZIMAGE_MAX_SIZE);
-	head = malloc(BZIMAGE_PROBE_SIZE);
-	if (!head)
-		return luo_msg_error(ENOMEM, "out of memory");
-	n = pread(fd, head, BZIMAGE_PROBE_SIZE, 0);
-	if (n < 0)
-		return luo_msg_error(errno, "kernel image %s: cannot read: %m", kernel);
-	r = bzimage_parse(head, n, *ksize, &info, &bad);
-	if (r == 0)
-		r = bzimage_check_cmdline(&info, strlen(cmdline), &bad);
-	if (r == -EINVAL)
-		return luo_msg_error(EINVAL, "%s: %zu bytes given, this kernel takes at most %u", bad, strlen(cmdline),
-				     info.cmdline_size > BZIMAGE_CMDLINE_RESERVE + 1
-					     ? info.cmdline_size - BZIMAGE_CMDLINE_RESERVE - 1
-					     : 0);
-	if (r < 0)
-		return luo_msg_error(-r, "kernel image %s: %s", kernel, bad);
-	return NULL;
-}
-
-/* The initrds: regular files, together within what the kernel takes. */
-static struct json_object *load_check_initrds(const int *fds, size_t n_fds, off_t *isize)
-{
-	for (size_t i = 1; i < n_fds; i++) {
-		const char *bad;
-		off_t sz;
-
-		bad = check_file(fds[i], &sz);
-		if (bad)
-			return luo_msg_error(EINVAL, "initrd %zu: %s", i, bad);
-		*isize += sz;
-		if (*isize > INITRD_MAX)
-			return luo_msg_error(EFBIG,
-					     "the initrds are more than %lld bytes: the kernel takes at most that",
-					     INITRD_MAX);
-	}
-	return NULL;
 }
 
 /* The job of a checked LOAD, with its own copies of the fds. */

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * luod's log: one line per message on stderr, each with the "<N>" priority
- * prefix that journald understands (sd-daemon(3)). Whatever the message
+ * luod's log: one line per message on stderr, with the "<N>" priority
+ * prefix that journald understands (sd-daemon(3)) only when stderr is the
+ * journal ($JOURNAL_STREAM names its device and inode), never on a
+ * terminal or in a file. Whatever the message
  * quotes (a client's reason, an image's version string), control
  * characters and bytes that are not UTF-8 are escaped (src/shared/text.c),
  * so a call is always exactly one line and no peer can forge an entry.
@@ -10,8 +12,11 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "util.h"
@@ -20,6 +25,30 @@
 #define LOG_LINE_MAX 2048
 
 int log_max_priority = LOG_INFO;
+int log_prefix = -1;
+
+/**
+ * log_stderr_is_journal() - is stderr connected to the journal?
+ *
+ * systemd sets $JOURNAL_STREAM to "DEVICE:INODE" of the stream it connects
+ * stdout and stderr to; stderr is the journal if it is still that file (a
+ * child whose stderr was redirected inherits the variable, not the stream).
+ *
+ * Return: true if so.
+ */
+bool log_stderr_is_journal(void)
+{
+	const char *env = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	int n = 0;
+
+	if (!env || sscanf(env, "%llu:%llu%n", &dev, &ino, &n) != 2 || env[n] != '\0')
+		return false;
+	if (fstat(STDERR_FILENO, &st) < 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 static void log_vmsg(int prio, const char *fmt, va_list ap)
 {
@@ -31,7 +60,11 @@ static void log_vmsg(int prio, const char *fmt, va_list ap)
 		return;
 	len = (size_t)n < sizeof(line) ? (size_t)n : luo_utf8_trim(line, sizeof(line) - 1);
 	luo_text_escape(esc, sizeof(esc), line, len);
-	fprintf(stderr, "<%d>%s%s\n", prio, esc, (size_t)n > len ? "..." : "");
+	if (log_prefix < 0)
+		log_prefix = log_stderr_is_journal();
+	if (log_prefix)
+		fprintf(stderr, "<%d>", prio);
+	fprintf(stderr, "%s%s\n", esc, (size_t)n > len ? "..." : "");
 }
 
 /**

@@ -2,10 +2,15 @@
 #ifndef LUOD_LOG_H
 #define LUOD_LOG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <syslog.h>
 
 extern int log_max_priority;
+/* Whether lines carry "<N>": -1 until the first line decides (log_stderr_is_journal()). */
+extern int log_prefix;
+
+bool log_stderr_is_journal(void);
 
 void log_msg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

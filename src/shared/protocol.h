@@ -31,6 +31,8 @@
 #define LUO_PROTO_MAX_FDS 8
 /* A client id: 1..LUO_ID_MAX bytes of [A-Za-z0-9._-]. */
 #define LUO_ID_MAX 48
+/* KEXEC's "require" names at most this many client ids. */
+#define LUO_REQUIRE_MAX 256
 /* A peer that lets this much output pile up unread is dropped. */
 #define LUO_PROTO_MAX_OUTPUT (4 * 1024 * 1024)
 

@@ -86,10 +86,19 @@ fakectl() { "$FAKE" ctl --socket "$LUO_FAKE_SOCKET" "$@"; }
 
 luoctl() { "$LUOCTL" "$@"; }
 
+# journal_stream FILE: the $JOURNAL_STREAM that makes FILE luod's "journal":
+# luod's log lines then carry their <N> priority prefixes, which the tests
+# check. (Without it, as on a terminal, they carry none: test-fleet.sh.)
+journal_stream() {
+	touch "$1"
+	stat -c %d:%i "$1"
+}
+
 luod_start() {
 	# Not through on(): a backgrounded function would be a subshell, and $!
 	# must be luod itself.
-	LD_PRELOAD=$PRELOAD "${LUOD_WRAP[@]}" "$LUOD" -v "$@" </dev/null >/dev/null 2>>"$T/luod.$BOOT.log" &
+	JOURNAL_STREAM=$(journal_stream "$T/luod.$BOOT.log") LD_PRELOAD=$PRELOAD "${LUOD_WRAP[@]}" "$LUOD" -v "$@" \
+		</dev/null >/dev/null 2>>"$T/luod.$BOOT.log" &
 	LUOD_PID=$!
 	BOOT_PIDS+=("$LUOD_PID")
 	for _ in $(seq 200); do
@@ -150,7 +159,7 @@ kexec() {
 # names the running luod.
 luod_start_supervised() {
 	python3 "$(dirname "${BASH_SOURCE[0]}")/fake-systemd.py" --notify "$T/notify.sock" --log "$T/systemd.log" \
-		--pidfile "$T/luod.pid" -- env LD_PRELOAD="$PRELOAD" "${LUOD_WRAP[@]}" "$LUOD" -v </dev/null >/dev/null 2>>"$T/luod.$BOOT.log" &
+		--pidfile "$T/luod.pid" -- env JOURNAL_STREAM="$(journal_stream "$T/luod.$BOOT.log")" LD_PRELOAD="$PRELOAD" "${LUOD_WRAP[@]}" "$LUOD" -v </dev/null >/dev/null 2>>"$T/luod.$BOOT.log" &
 	BOOT_PIDS+=("$!")
 	wait_luod
 }

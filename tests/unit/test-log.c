@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Unit tests of luod's log (src/daemon/log.c): one call is one line, with
- * whatever the message quotes escaped, and the per-call-site rate limit.
+ * whatever the message quotes escaped, the per-call-site rate limit, and
+ * the "<N>" prefixes only when stderr is the journal ($JOURNAL_STREAM).
  */
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -88,12 +92,70 @@ static void test_ratelimit(void)
 	free(out);
 }
 
+/* Set $JOURNAL_STREAM to the device and inode of @fd, plus @ino_delta. */
+static void journal_stream(int fd, int ino_delta)
+{
+	struct stat st;
+	char v[64];
+
+	fstat(fd, &st);
+	snprintf(v, sizeof(v), "%llu:%llu", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino + ino_delta);
+	setenv("JOURNAL_STREAM", v, 1);
+}
+
+static void test_journal(void)
+{
+	char *out;
+	int pty, saved;
+
+	journal_stream(mfd, 0);
+	ok(log_stderr_is_journal(), "stderr is the journal when $JOURNAL_STREAM names its device and inode");
+	journal_stream(mfd, 1);
+	ok(!log_stderr_is_journal(), "not when $JOURNAL_STREAM names another file (inherited, stderr redirected)");
+	setenv("JOURNAL_STREAM", "12:34x", 1);
+	ok(!log_stderr_is_journal(), "not when $JOURNAL_STREAM is malformed");
+	unsetenv("JOURNAL_STREAM");
+	ok(!log_stderr_is_journal(), "not without $JOURNAL_STREAM");
+
+	log_prefix = -1; /* the first line decides again */
+	log_warning("plain");
+	out = take();
+	ok(!strcmp(out, "plain\n"), "without the journal a line has no <N> prefix");
+	free(out);
+	journal_stream(mfd, 0);
+	log_warning("still plain");
+	out = take();
+	ok(!strcmp(out, "still plain\n"), "the first line decided, once");
+	free(out);
+	log_prefix = -1;
+	log_error("prefixed");
+	out = take();
+	ok(!strcmp(out, "<3>prefixed\n"), "under the journal a line has its <N> prefix");
+	free(out);
+
+	/* A terminal, with a $JOURNAL_STREAM inherited from a service: no prefix. */
+	pty = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (pty < 0 || grantpt(pty) < 0 || unlockpt(pty) < 0) {
+		ok(1, "# SKIP no pty: %m");
+		return;
+	}
+	saved = dup(STDERR_FILENO);
+	dup2(open(ptsname(pty), O_RDWR | O_NOCTTY | O_CLOEXEC), STDERR_FILENO);
+	ok(isatty(STDERR_FILENO) && !log_stderr_is_journal(), "a terminal is never the journal");
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(pty);
+}
+
 int main(void)
 {
 	mfd = memfd_create("log", MFD_CLOEXEC);
 	dup2(mfd, STDERR_FILENO);
 	setvbuf(stderr, NULL, _IONBF, 0);
+	/* The tests of the lines' text run as under the journal: with prefixes. */
+	journal_stream(mfd, 0);
 	test_escape();
 	test_ratelimit();
+	test_journal();
 	return tap_done();
 }
