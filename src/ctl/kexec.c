@@ -33,6 +33,8 @@ struct follow {
 	unsigned int replies; /* replies received: KEXEC's, then ABORT's */
 	struct json_object *held; /* events that came before KEXEC's reply */
 	bool abort_sent;
+	/* --shutdown: from luod-barrier.service while systemd goes down for a kexec. */
+	bool in_shutdown;
 };
 
 static volatile sig_atomic_t got_signal;
@@ -136,12 +138,16 @@ static void on_rebooting(struct follow *f, struct json_object *ev)
 	size_t n = ids ? json_object_array_length(ids) : 0;
 	char t[32];
 
+	const char *how = "the machine is rebooting into the new kernel";
+
+	if (!strcmp(luo_msg_string(ev, "by") ?: "", "systemd"))
+		how = f->in_shutdown ? "the sessions are in the fd store; systemd goes on with the kexec"
+				     : "the sessions are in the fd store; systemd is taking the machine down for the kexec";
 	ctl_format_duration(t, sizeof(t), luo_now_ms() - f->t0);
 	if (n == 0)
-		printf("no clients to wait for (%s): the machine is rebooting into the new kernel\n", t);
+		printf("no clients to wait for (%s): %s\n", t, how);
 	else
-		printf("all %zu client%s ready (%s): the machine is rebooting into the new kernel\n", n,
-		       n == 1 ? " is" : "s are", t);
+		printf("all %zu client%s ready (%s): %s\n", n, n == 1 ? " is" : "s are", t, how);
 }
 
 static void on_aborted(struct follow *f, struct json_object *ev)
@@ -188,11 +194,30 @@ static int on_event(struct follow *f, struct json_object *msg, const char *ev)
 		f->phase = PHASE_REBOOTING;
 		if (!f->ctl->json)
 			on_rebooting(f, msg);
+		/* The shutdown must go on: nothing more to wait for. */
+		if (f->in_shutdown)
+			return CTL_EXIT_OK;
 	} else if (!strcmp(ev, LUO_EV_ABORTED)) {
 		on_aborted(f, msg);
 		return CTL_EXIT_FAILED;
 	}
 	return -1;
+}
+
+/*
+ * With --shutdown, luod saying that the system is not going down for a
+ * kexec, or that the update is committed already, is no failure.
+ */
+static bool shutdown_nothing_to_do(struct follow *f, struct json_object *reply)
+{
+	int64_t err = 0;
+
+	luo_msg_int(reply, "errno", &err);
+	if (err != ENOENT && err != EALREADY)
+		return false;
+	if (!f->ctl->json)
+		printf("nothing to do: %s\n", luo_msg_string(reply, "error") ?: "?");
+	return true;
 }
 
 /*
@@ -207,6 +232,8 @@ static int on_reply(struct follow *f, struct json_object *reply, int timeout_s)
 	if (f->replies++ == 0) {
 		if (f->ctl->json)
 			ctl_print_json_line(reply);
+		if (!ok && f->in_shutdown && shutdown_nothing_to_do(f, reply))
+			return CTL_EXIT_OK;
 		if (!ok)
 			return ctl_report_reply(f->ctl, reply);
 		if (f->phase == PHASE_STARTING)
@@ -362,7 +389,7 @@ static int check_abi(struct ctl *ctl, bool force)
 }
 
 /**
- * cmd_kexec() - luoctl kexec [--timeout SECONDS] [--force].
+ * cmd_kexec() - luoctl kexec [--timeout SECONDS] [--force] [--shutdown].
  * @ctl: the invocation
  * @argc: argument count
  * @argv: the arguments
@@ -375,6 +402,7 @@ int cmd_kexec(struct ctl *ctl, int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "timeout", required_argument, NULL, 't' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "shutdown", no_argument, NULL, 'S' },
 		CTL_COMMON_OPTIONS,
 		{},
 	};
@@ -399,6 +427,9 @@ int cmd_kexec(struct ctl *ctl, int argc, char **argv)
 		case 'f':
 			force = true;
 			break;
+		case 'S':
+			f.in_shutdown = true;
+			break;
 		}
 	}
 	if (optind < argc)
@@ -409,6 +440,8 @@ int cmd_kexec(struct ctl *ctl, int argc, char **argv)
 		return ctl_fail(ctl, -ENOMEM);
 	json_object_object_add(req, "timeout_ms", json_object_new_int64((int64_t)timeout_s * 1000));
 	json_object_object_add(req, "force", json_object_new_boolean(force));
+	if (f.in_shutdown)
+		json_object_object_add(req, "shutdown", json_object_new_boolean(true));
 
 	r = ctl_connect(ctl);
 	if (r < 0)

@@ -34,7 +34,7 @@ static const struct ctl_cmd commands[] = {
 	  "  --force           load a kernel whose LUO ABI differs from this one's (the sessions are lost)\n",
 	  cmd_load },
 	{ "unload", "", "Unload the loaded kernel", NULL, cmd_unload },
-	{ "kexec", "[--timeout SECONDS] [--force]", "Run a live update and follow it to the reboot",
+	{ "kexec", "[--timeout SECONDS] [--force] [--shutdown]", "Run a live update and follow it to the reboot",
 	  "  --timeout SECONDS how long clients have to become ready (default 30, at most 3600)\n"
 	  "  --force           go on without a loaded kernel, discard unclaimed sessions, or into a kernel\n"
 	  "                    whose LUO ABI differs (the sessions are lost)\n",
