@@ -141,8 +141,9 @@ static void on_rebooting(struct follow *f, struct json_object *ev)
 	const char *how = "the machine is rebooting into the new kernel";
 
 	if (!strcmp(luo_msg_string(ev, "by") ?: "", "systemd"))
-		how = f->in_shutdown ? "the sessions are in the fd store; systemd goes on with the kexec"
-				     : "the sessions are in the fd store; systemd is taking the machine down for the kexec";
+		how = f->in_shutdown
+			      ? "the sessions are in the fd store; systemd goes on with the kexec"
+			      : "the sessions are in the fd store; systemd is taking the machine down for the kexec";
 	ctl_format_duration(t, sizeof(t), luo_now_ms() - f->t0);
 	if (n == 0)
 		printf("no clients to wait for (%s): %s\n", t, how);

@@ -310,6 +310,7 @@ void store_forget(struct daemon *d);
 int store_sync(struct daemon *d);
 int store_commit(struct daemon *d);
 void store_rollback(struct daemon *d);
+int store_hand_over(struct daemon *d, char *why, size_t len);
 int store_restore(struct daemon *d);
 
 /* record.c */

@@ -114,7 +114,8 @@ int device_acquire(struct daemon *d, char *why, size_t len)
 	if (d->dev_fd >= 0)
 		return 0;
 	if (!d->with_systemd) {
-		snprintf(why, len, "%s", d->dev_err == ENOENT ? "/dev/liveupdate does not exist" : strerror(d->dev_err));
+		snprintf(why, len, "%s",
+			 d->dev_err == ENOENT ? "/dev/liveupdate does not exist" : strerror(d->dev_err));
 		return -(d->dev_err ? d->dev_err : ENODEV);
 	}
 	fd = device_open_waiting();
@@ -138,6 +139,8 @@ int device_acquire(struct daemon *d, char *why, size_t len)
  */
 void device_release(struct daemon *d)
 {
-	if (d->with_systemd)
+	if (d->with_systemd) {
 		closep(&d->dev_fd);
+		d->dev_fd = -1;
+	}
 }

@@ -47,12 +47,9 @@ static void help(void)
 static int parse_args(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "systemd", required_argument, NULL, 'S' },
-		{},
+		{ "socket", required_argument, NULL, 's' },  { "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },	     { "version", no_argument, NULL, 'V' },
+		{ "systemd", required_argument, NULL, 'S' }, {},
 	};
 	int c;
 
@@ -74,7 +71,10 @@ static int parse_args(int argc, char **argv)
 			printf("luod %s (protocol %d)\n", PACKAGE_VERSION, LUO_PROTO_VERSION);
 			return 0;
 		case 'S':
-			arg_systemd = !strcmp(optarg, "auto") ? -1 : !strcmp(optarg, "yes") ? 1 : !strcmp(optarg, "no") ? 0 : -2;
+			arg_systemd = !strcmp(optarg, "auto")  ? -1
+				      : !strcmp(optarg, "yes") ? 1
+				      : !strcmp(optarg, "no")  ? 0
+							       : -2;
 			if (arg_systemd == -2) {
 				fprintf(stderr, "luod: --systemd takes auto, yes or no, not '%s'\n", optarg);
 				return -EINVAL;

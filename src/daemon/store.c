@@ -24,6 +24,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "sd.h"
+#include "systemd.h"
 #include "util.h"
 
 #define STORE_STATE_NAME "luod-state"
@@ -50,6 +51,7 @@ void store_forget(struct daemon *d)
 		return;
 	store_remove(STORE_STATE_NAME);
 	closep(&d->store_fd);
+	d->store_fd = -1;
 }
 
 static struct json_object *store_entry(const char *id, const char *session, uid_t uid, bool claimed)
@@ -203,6 +205,34 @@ void store_rollback(struct daemon *d)
 		store_forget(d);
 	else if (store_sync(d) < 0)
 		log_warning("cannot put the sessions back into the service manager's fd store");
+}
+
+/**
+ * store_hand_over() - every client is ready (systemd 261+): commit the
+ * sessions to the fd store, then ask systemd for its orderly kexec, unless
+ * the update was started by one already under way. Once systemctl has
+ * queued kexec.target there is no way back; before, a failure is undone.
+ * @d: the daemon
+ * @why: receives the reason on failure
+ * @len: its size
+ *
+ * Return: 0 or -errno.
+ */
+int store_hand_over(struct daemon *d, char *why, size_t len)
+{
+	int r = store_commit(d);
+
+	if (r < 0) {
+		snprintf(why, len, "cannot put the sessions into the service manager's fd store: %s", strerror(-r));
+		store_rollback(d);
+		return r;
+	}
+	if (d->kexec_underway)
+		return 0;
+	r = systemd_start_kexec(why, len);
+	if (r < 0)
+		store_rollback(d);
+	return r;
 }
 
 /* A restored entry of the fd store's list, matched with its fd. */

@@ -31,7 +31,6 @@
 #include "kexec.h"
 #include "log.h"
 #include "luo-ops.h"
-#include "systemd.h"
 #include "util.h"
 
 /* The transitions the table above allows, one bit per next state. */
@@ -523,28 +522,6 @@ static void rebooting_event(struct daemon *d)
 	conn_send(d->watcher, ev, NULL, 0);
 }
 
-/*
- * Under systemd 261+: the sessions into the fd store, then systemd's
- * orderly kexec, unless the update was started by one already under way.
- * Once systemctl has queued kexec.target there is no way back.
- */
-static int hand_to_systemd(struct daemon *d, char *why, size_t len)
-{
-	int r = store_commit(d);
-
-	if (r < 0) {
-		snprintf(why, len, "cannot put the sessions into the service manager's fd store: %s", strerror(-r));
-		store_rollback(d);
-		return r;
-	}
-	if (d->kexec_underway)
-		return 0;
-	r = systemd_start_kexec(why, len);
-	if (r < 0)
-		store_rollback(d);
-	return r;
-}
-
 /* Without systemd 261+: the state into luod's own LUO session. */
 static int save_state(struct daemon *d, int *state_fd, char *why, size_t len)
 {
@@ -563,7 +540,7 @@ static void finalize(struct daemon *d)
 	int r;
 
 	if (d->with_systemd)
-		r = hand_to_systemd(d, why, sizeof(why));
+		r = store_hand_over(d, why, sizeof(why));
 	else
 		r = save_state(d, &state_fd, why, sizeof(why));
 	if (r < 0) {
