@@ -195,8 +195,11 @@ static int on_event(struct follow *f, struct json_object *msg, const char *ev)
 		f->phase = PHASE_REBOOTING;
 		if (!f->ctl->json)
 			on_rebooting(f, msg);
-		/* The shutdown must go on: nothing more to wait for. */
-		if (f->in_shutdown)
+		/*
+		 * Under systemd the kexec is its job now, and luod stays until
+		 * the end; the shutdown hook must let the shutdown go on.
+		 */
+		if (f->in_shutdown || !strcmp(luo_msg_string(msg, "by") ?: "", "systemd"))
 			return CTL_EXIT_OK;
 	} else if (!strcmp(ev, LUO_EV_ABORTED)) {
 		on_aborted(f, msg);
