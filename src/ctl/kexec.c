@@ -34,6 +34,8 @@ struct follow {
 	struct json_object *held; /* events that came before KEXEC's reply */
 	bool abort_sent;
 	bool no_wait; /* --no-wait: done at REBOOTING */
+	/* --shutdown: from luod-barrier.service while systemd goes down for a kexec. */
+	bool in_shutdown;
 };
 
 static volatile sig_atomic_t got_signal;
@@ -137,12 +139,17 @@ static void on_rebooting(struct follow *f, struct json_object *ev)
 	size_t n = ids ? json_object_array_length(ids) : 0;
 	char t[32];
 
+	const char *how = "the machine is rebooting into the new kernel";
+
+	if (!strcmp(luo_msg_string(ev, "by") ?: "", "systemd"))
+		how = f->in_shutdown
+			      ? "the sessions are in the fd store; systemd goes on with the kexec"
+			      : "the sessions are in the fd store; systemd is taking the machine down for the kexec";
 	ctl_format_duration(t, sizeof(t), luo_now_ms() - f->t0);
 	if (n == 0)
-		printf("no clients to wait for (%s): the machine is rebooting into the new kernel\n", t);
+		printf("no clients to wait for (%s): %s\n", t, how);
 	else
-		printf("all %zu client%s ready (%s): the machine is rebooting into the new kernel\n", n,
-		       n == 1 ? " is" : "s are", t);
+		printf("all %zu client%s ready (%s): %s\n", n, n == 1 ? " is" : "s are", t, how);
 }
 
 static void on_aborted(struct follow *f, struct json_object *ev)
@@ -190,13 +197,33 @@ static int on_event(struct follow *f, struct json_object *msg, const char *ev)
 		f->phase = PHASE_REBOOTING;
 		if (!f->ctl->json)
 			on_rebooting(f, msg);
-		if (f->no_wait)
-			return CTL_EXIT_OK; /* committed: luod reboots without us */
+		/*
+		 * Committed. Under systemd the kexec is its job now and luod stays
+		 * until the end; the shutdown hook must let the shutdown go on.
+		 */
+		if (f->no_wait || f->in_shutdown || !strcmp(luo_msg_string(msg, "by") ?: "", "systemd"))
+			return CTL_EXIT_OK;
 	} else if (!strcmp(ev, LUO_EV_ABORTED)) {
 		on_aborted(f, msg);
 		return CTL_EXIT_FAILED;
 	}
 	return -1;
+}
+
+/*
+ * With --shutdown, luod saying that the system is not going down for a
+ * kexec, or that the update is committed already, is no failure.
+ */
+static bool shutdown_nothing_to_do(struct follow *f, struct json_object *reply)
+{
+	int64_t err = 0;
+
+	luo_msg_int(reply, "errno", &err);
+	if (err != ENOENT && err != EALREADY)
+		return false;
+	if (!f->ctl->json)
+		printf("nothing to do: %s\n", luo_msg_string(reply, "error") ?: "?");
+	return true;
 }
 
 /*
@@ -211,6 +238,8 @@ static int on_reply(struct follow *f, struct json_object *reply, int timeout_s)
 	if (f->replies++ == 0) {
 		if (f->ctl->json)
 			ctl_print_json_line(reply);
+		if (!ok && f->in_shutdown && shutdown_nothing_to_do(f, reply))
+			return CTL_EXIT_OK;
 		f->ctl->outcome_printed = f->ctl->json && !ok;
 		if (!ok)
 			return ctl_report_reply(f->ctl, reply);
@@ -373,7 +402,7 @@ static int check_abi(struct ctl *ctl, bool force)
 /* What luoctl kexec was asked for. */
 struct kexec_args {
 	int timeout_s;
-	bool force, no_wait, all_sessions;
+	bool force, no_wait, all_sessions, shutdown;
 	struct json_object *require; /* array of ids, or NULL */
 };
 
@@ -400,13 +429,14 @@ static int add_required(struct ctl *ctl, struct kexec_args *a, const char *list)
 /* Parse the options: -1 to go on, else the CTL_EXIT_* code to return. */
 static int kexec_parse(struct ctl *ctl, int argc, char **argv, struct kexec_args *a)
 {
-	enum { OPT_REQUIRE = CTL_OPT_CMD, OPT_ALL_SESSIONS, OPT_NO_WAIT };
+	enum { OPT_REQUIRE = CTL_OPT_CMD, OPT_ALL_SESSIONS, OPT_NO_WAIT, OPT_SHUTDOWN };
 	static const struct option longopts[] = {
 		{ "timeout", required_argument, NULL, 't' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "require", required_argument, NULL, OPT_REQUIRE },
 		{ "require-all-sessions", no_argument, NULL, OPT_ALL_SESSIONS },
 		{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
+		{ "shutdown", no_argument, NULL, OPT_SHUTDOWN },
 		CTL_COMMON_OPTIONS,
 		{},
 	};
@@ -435,6 +465,9 @@ static int kexec_parse(struct ctl *ctl, int argc, char **argv, struct kexec_args
 		case OPT_NO_WAIT:
 			a->no_wait = true;
 			break;
+		case OPT_SHUTDOWN:
+			a->shutdown = true;
+			break;
 		}
 	}
 	if (optind < argc)
@@ -457,6 +490,8 @@ static struct json_object *kexec_request(struct kexec_args *a)
 		json_object_object_add(req, "require", json_object_get(a->require));
 	if (a->all_sessions)
 		json_object_object_add(req, "require_all_sessions", json_object_new_boolean(true));
+	if (a->shutdown)
+		json_object_object_add(req, "shutdown", json_object_new_boolean(true));
 	return req;
 }
 
@@ -514,6 +549,7 @@ int cmd_kexec(struct ctl *ctl, int argc, char **argv)
 	if (!req || !held)
 		return ctl_fail(ctl, -ENOMEM);
 	f.no_wait = a.no_wait;
+	f.in_shutdown = a.shutdown;
 
 	r = ctl_connect(ctl);
 	if (r < 0)

@@ -37,7 +37,8 @@ static const struct ctl_cmd commands[] = {
 	  "  --if-changed      do nothing if luod has loaded the same kernel, initrds and command line (sha256)\n",
 	  cmd_load },
 	{ "unload", "", "Unload the loaded kernel", NULL, cmd_unload },
-	{ "kexec", "[--timeout SECONDS] [--force] [--require ID[,ID]...]... [--require-all-sessions] [--no-wait]",
+	{ "kexec", "[--timeout SECONDS] [--force] [--require ID[,ID]...]... [--require-all-sessions] [--no-wait]"
+	  " [--shutdown]",
 	  "Run a live update and follow it to the reboot",
 	  "  --timeout SECONDS how long clients have to become ready (default 30, at most 3600)\n"
 	  "  --force           go on without a loaded kernel, discard unclaimed sessions, or into a kernel\n"
@@ -45,7 +46,9 @@ static const struct ctl_cmd commands[] = {
 	  "  --require ID      refuse unless client ID is subscribed (repeatable, or a comma list)\n"
 	  "  --require-all-sessions\n"
 	  "                    refuse while a session from the last update is not claimed and finished\n"
-	  "  --no-wait         return once the update is committed (all clients ready, luod reboots)\n",
+	  "  --no-wait         return once the update is committed (all clients ready, luod reboots)\n"
+	  "  --shutdown        for luod-barrier.service: if systemd is going down for a kexec luod did not\n"
+	  "                    start, run the barrier now and leave the kexec to systemd\n",
 	  cmd_kexec },
 	{ "abort", "[--reason TEXT]", "Abort the update being prepared",
 	  "  --reason TEXT     why, for the clients and the log\n", cmd_abort },

@@ -190,7 +190,10 @@ int cmd_status(struct ctl *ctl, int argc, char **argv)
 
 	luo = member(st, "luo", json_type_object);
 	err = luo_msg_string(luo, "error");
-	if (luo_msg_bool(luo, "available"))
+	if (luo_msg_bool(luo, "available") && !strcmp(luo_msg_string(luo, "kexec_by") ?: "", "systemd"))
+		ctl_kv("luo", "available; with systemd: the kexec is systemd's (kexec.target), the sessions cross it "
+			      "in luod's fd store");
+	else if (luo_msg_bool(luo, "available"))
 		ctl_kv("luo", "available");
 	else
 		ctl_kv("luo", "not available%s%s", err ? ": " : "", err ? err : "");

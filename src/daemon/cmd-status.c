@@ -35,9 +35,11 @@ static struct json_object *status_luo(struct daemon *d)
 {
 	struct json_object *luo = json_object_new_object();
 
-	json_object_object_add(luo, "available", json_object_new_boolean(d->dev_fd >= 0));
+	json_object_object_add(luo, "available", json_object_new_boolean(luo_usable(d)));
+	json_object_object_add(luo, "kexec_by", json_object_new_string(d->with_systemd ? "systemd" : "luod"));
+	json_object_object_add(luo, "holds_device", json_object_new_boolean(d->dev_fd >= 0));
 	json_object_object_add(luo, "error",
-			       d->dev_fd >= 0
+			       luo_usable(d)
 				       ? NULL
 				       : json_object_new_string(d->dev_err == ENOENT
 									? "/dev/liveupdate does not exist: the kernel "

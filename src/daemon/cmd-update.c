@@ -10,6 +10,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "systemd.h"
 #include "util.h"
 
 /* The reply to a SUBSCRIBE whose id cannot be bound (binding_add()'s error). */
@@ -195,6 +196,42 @@ static struct json_object *kexec_require(struct daemon *d, struct json_object *m
 	return NULL;
 }
 
+/*
+ * KEXEC from the shutdown (luod-barrier.service, "shutdown": true): if
+ * systemd is going down for a kexec that luod did not start (an operator's
+ * `systemctl kexec`, or a reboot that systemd turns into a kexec), run the
+ * barrier now, while the clients still run, and leave the kexec to
+ * systemd. What the next kernel would lose anyway does not hold it up.
+ */
+static struct json_object *kexec_in_shutdown(struct daemon *d, struct conn *c, int64_t timeout_ms)
+{
+	struct json_object *reply;
+	int r;
+
+	if (!d->with_systemd)
+		return luo_msg_error(EOPNOTSUPP, "luod does not work with systemd's kexec here (see luod(8))");
+	if (d->state == D_REBOOTING)
+		return luo_msg_error(EALREADY, "the live update is committed already");
+	if (d->state != D_IDLE)
+		return luo_msg_error(EBUSY, "a live update is already in progress");
+	r = systemd_kexec_underway();
+	if (r < 0)
+		return luo_msg_error(-r, "cannot ask systemd whether a kexec is under way: %s", strerror(-r));
+	if (r == 0) {
+		if (d->n_subs)
+			log_warning("the system is going down, not for a kexec: the %u subscribed client(s) keep "
+				    "nothing",
+				    d->n_subs);
+		return luo_msg_error(ENOENT, "the system is not going down for a kexec");
+	}
+	log_notice("systemd is going down for a kexec luod did not start: running the barrier first");
+	d->kexec_underway = true;
+	reply = update_start(d, c, timeout_ms, true);
+	if (reply)
+		d->kexec_underway = false;
+	return reply;
+}
+
 /**
  * handle_kexec() - KEXEC: start a live update.
  * @d: the daemon
@@ -216,6 +253,8 @@ struct json_object *handle_kexec(struct daemon *d, struct conn *c, struct json_o
 	/* A LOAD and an update exclude each other (LOAD's side: update_gate()). */
 	if (load_busy(d))
 		return luo_msg_error(EBUSY, "a kernel is being loaded (LOAD in progress): start the update after it");
+	if (luo_msg_bool(msg, "shutdown"))
+		return kexec_in_shutdown(d, c, timeout_ms);
 	refusal = update_gate(d, LUO_CMD_KEXEC);
 	if (!refusal)
 		refusal = kexec_require(d, msg);

@@ -60,7 +60,11 @@ void daemon_done(struct daemon *d)
 		update_abort(d, ESHUTDOWN, NULL, "luod is stopping");
 	conn_done(d);
 	update_done(d);
-	if (d->carried && d->store_fd < 0)
+	if (d->store_committed)
+		log_notice("stopping; the sessions of live update %llu are in the service manager's fd store for the "
+			   "kexec",
+			   (unsigned long long)d->updates + 1);
+	else if (d->carried && d->store_fd < 0)
 		log_warning("stopping with sessions from the previous update unclaimed: their data is lost");
 	else if (d->carried)
 		log_notice("stopping; the sessions from the previous update stay in the service manager's fd store");

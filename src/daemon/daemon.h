@@ -3,9 +3,9 @@
  * luod's objects: the daemon, its connections, the subscriptions of this
  * boot and the sessions carried over from the previous one; and what each
  * file offers the others. The layers, from the bottom: loop.c and conn.c
- * (the transport); update.c (the state machine), state.c, record.c,
- * binding.c; the commands (cmd-*.c, load.c); dispatch.c; daemon.c. A layer
- * calls the ones below it; the transport reaches its owner only through
+ * (the transport); update.c (the state machine), state.c, store.c,
+ * record.c, binding.c, device.c, systemd.c; the commands (cmd-*.c,
+ * load.c); dispatch.c; daemon.c. A layer calls the ones below it; the transport reaches its owner only through
  * struct conn_ops and the callbacks of its watches.
  */
 #ifndef LUOD_DAEMON_H
@@ -168,8 +168,23 @@ struct daemon {
 	struct conn *ready;
 	uint64_t turn;
 
+	/*
+	 * /dev/liveupdate (device.c): held for luod's whole life, or under
+	 * systemd 261+ (with_systemd) only while luod needs it. dev_err: why
+	 * LUO is not usable, 0 if it is.
+	 */
 	int dev_fd;
 	int dev_err;
+	/*
+	 * Working with systemd 261+ as PID 1 (luod(8)): the update's sessions
+	 * cross the kexec in the fd store (store.c), and the kexec is systemd's
+	 * (kexec.target). store_committed: the update's sessions are in the
+	 * store. kexec_underway: the update was started by the shutdown of a
+	 * kexec already under way (luod-barrier.service), not by luod.
+	 */
+	bool with_systemd;
+	bool store_committed;
+	bool kexec_underway;
 
 	struct conn *conns;
 	struct conn *zombies;
@@ -203,6 +218,17 @@ struct daemon {
 	/* Sessions a restart lost, until acknowledged (RELEASE) or the next update. */
 	struct json_object *lost;
 };
+
+/* Can luod use LUO (it may not hold the device at this moment)? */
+static inline bool luo_usable(const struct daemon *d)
+{
+	return d->dev_err == 0;
+}
+
+/* device.c */
+void device_holder(char *buf, size_t len);
+int device_acquire(struct daemon *d, char *why, size_t len);
+void device_release(struct daemon *d);
 
 /* loop.c */
 void loop_block_signals(void);
@@ -261,6 +287,7 @@ void update_abort(struct daemon *d, int err, const char *faulty, const char *fmt
 	__attribute__((format(printf, 4, 5)));
 void update_timeout(struct daemon *d);
 void update_conn_closed(struct daemon *d, struct conn *c);
+void update_resume_committed(struct daemon *d);
 
 /* state.c */
 int state_save(struct daemon *d, int *state_fd);
@@ -271,13 +298,23 @@ void carried_drop(struct daemon *d, struct carried *k);
 unsigned carried_count(const struct daemon *d);
 unsigned carried_unclaimed(const struct daemon *d);
 const char *carried_state(const struct carried *k);
-int state_restore_stored(struct daemon *d);
-int store_sync(struct daemon *d);
 void state_changed(struct daemon *d);
 int state_read(int fd, struct json_object **root);
 int state_write_all(int fd, const char *buf, size_t len);
+bool carried_entry(struct json_object *x, const char **id, const char **session, int64_t *uid);
+int carried_add(struct daemon *d, const char *id, const char *session, int64_t uid, int fd, bool handed);
+
+/* store.c */
+void store_remove(const char *name);
+void store_forget(struct daemon *d);
+int store_sync(struct daemon *d);
+int store_commit(struct daemon *d);
+void store_rollback(struct daemon *d);
+int store_hand_over(struct daemon *d, char *why, size_t len);
+int store_restore(struct daemon *d);
 
 /* record.c */
+void boot_id(char *buf, size_t len);
 int record_init(struct daemon *d, const char *socket_path);
 void record_write(struct daemon *d);
 void record_check(struct daemon *d);

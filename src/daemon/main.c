@@ -3,7 +3,6 @@
  * luod's entry point: options, the singleton checks, taking
  * /dev/liveupdate, restoring state after a live update, and the socket.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -22,9 +21,12 @@
 #include "log.h"
 #include "sd.h"
 #include "luo-ops.h"
+#include "systemd.h"
 #include "util.h"
 
 static const char *arg_socket;
+/* Work with systemd 261+ as PID 1: -1 when it runs (auto), 0 never, 1 always. */
+static int arg_systemd = -1;
 
 static void help(void)
 {
@@ -32,6 +34,10 @@ static void help(void)
 	       "The live update daemon: owns /dev/liveupdate and drives kernel live updates\n"
 	       "for the clients that subscribe on its socket.\n\n"
 	       "  -s, --socket PATH   control socket (default $LUOD_SOCKET or %s)\n"
+	       "      --systemd=auto|yes|no\n"
+	       "                      work with systemd 261+ as PID 1: hold /dev/liveupdate only\n"
+	       "                      briefly, carry the sessions in the fd store, let systemd\n"
+	       "                      kexec (default auto: when luod is its service)\n"
 	       "  -v, --verbose       log debug messages\n"
 	       "  -h, --help          show this help\n"
 	       "      --version       show the version\n",
@@ -41,11 +47,9 @@ static void help(void)
 static int parse_args(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{},
+		{ "socket", required_argument, NULL, 's' },  { "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },	     { "version", no_argument, NULL, 'V' },
+		{ "systemd", required_argument, NULL, 'S' }, {},
 	};
 	int c;
 
@@ -66,6 +70,16 @@ static int parse_args(int argc, char **argv)
 		case 'V':
 			printf("luod %s (protocol %d)\n", PACKAGE_VERSION, LUO_PROTO_VERSION);
 			return 0;
+		case 'S':
+			arg_systemd = !strcmp(optarg, "auto")  ? -1
+				      : !strcmp(optarg, "yes") ? 1
+				      : !strcmp(optarg, "no")  ? 0
+							       : -2;
+			if (arg_systemd == -2) {
+				fprintf(stderr, "luod: --systemd takes auto, yes or no, not '%s'\n", optarg);
+				return -EINVAL;
+			}
+			break;
 		default:
 			return -EINVAL;
 		}
@@ -79,58 +93,6 @@ static int parse_args(int argc, char **argv)
 		return -EINVAL;
 	}
 	return 1;
-}
-
-/* Who holds /dev/liveupdate? For the error message only. */
-static void device_holder(char *buf, size_t len)
-{
-	struct dirent *de;
-	DIR *proc;
-
-	snprintf(buf, len, "unknown process");
-	proc = opendir("/proc");
-	if (!proc)
-		return;
-	while ((de = readdir(proc))) {
-		char path[PATH_MAX], target[PATH_MAX];
-		DIR *fds;
-		struct dirent *fe;
-
-		if (de->d_name[0] < '0' || de->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/fd", de->d_name);
-		fds = opendir(path);
-		if (!fds)
-			continue;
-		while ((fe = readdir(fds))) {
-			char link[PATH_MAX + 300];
-			ssize_t n;
-
-			snprintf(link, sizeof(link), "%s/%s", path, fe->d_name);
-			n = readlink(link, target, sizeof(target) - 1);
-			if (n <= 0)
-				continue;
-			target[n] = '\0';
-			if (!strcmp(target, LIVEUPDATE_DEVICE)) {
-				char comm[64] = "?";
-				FILE *f;
-
-				snprintf(link, sizeof(link), "/proc/%s/comm", de->d_name);
-				f = fopen(link, "re");
-				if (f) {
-					if (fgets(comm, sizeof(comm), f))
-						comm[strcspn(comm, "\n")] = '\0';
-					fclose(f);
-				}
-				snprintf(buf, len, "pid %.16s (%s)", de->d_name, comm);
-				closedir(fds);
-				closedir(proc);
-				return;
-			}
-		}
-		closedir(fds);
-	}
-	closedir(proc);
 }
 
 /*
@@ -388,21 +350,27 @@ static unsigned raise_fd_limit(void)
 
 /*
  * After a live update, or a restart of luod, take back the sessions:
- * first from the service manager's fd store (a restart), else from LUO
- * (the update); then note what an earlier luod of this boot lost.
+ * first from the service manager's fd store (a restart, or the kexec under
+ * systemd 261+), else from LUO (the update); then note what an earlier
+ * luod of this boot lost.
  */
 static void take_sessions_back(struct daemon *d)
 {
 	int r;
 
-	/* A restart: the service manager kept the sessions for us. */
-	r = state_restore_stored(d);
+	r = store_restore(d);
+	if (r == 2) {
+		log_warning("restarted after live update %llu was committed to the fd store: the kexec is under way",
+			    (unsigned long long)d->updates + 1);
+		update_resume_committed(d);
+		return;
+	}
 	if (r > 0)
-		log_notice("restarted: %u session(s) from live update %llu taken back from the fd store",
-			   carried_count(d), (unsigned long long)d->updates);
+		log_notice("%u session(s) from live update %llu taken back from the fd store", carried_count(d),
+			   (unsigned long long)d->updates);
 	else if (r < 0)
 		log_error("cannot use the fd store the service manager passed: %s", strerror(-r));
-	if (r <= 0)
+	if (r <= 0 && d->dev_fd >= 0)
 		r = state_restore(d);
 	if (r > 0 && !d->carried)
 		log_notice("live update %llu completed: no session to hand back", (unsigned long long)d->updates);
@@ -416,6 +384,69 @@ static void take_sessions_back(struct daemon *d)
 			    "of luod would lose them");
 	/* What an earlier luod of this boot held and we do not: lost. */
 	record_check(d);
+}
+
+/*
+ * With systemd 261+ as PID 1 and luod its service, work with it: it
+ * needs /dev/liveupdate too, and carries fd stores across its own kexec.
+ */
+static int choose_mode(struct daemon *d)
+{
+	bool service = getenv("NOTIFY_SOCKET") && *getenv("NOTIFY_SOCKET");
+	int version = 0;
+
+	if (arg_systemd == 1 && !service) {
+		log_error("--systemd=yes needs luod to run as a service of systemd ($NOTIFY_SOCKET is not set)");
+		return -EINVAL;
+	}
+	if (arg_systemd == 0 || !service)
+		return 0;
+	version = systemd_version();
+	if (arg_systemd == 1 || version >= SYSTEMD_LUO_VERSION) {
+		d->with_systemd = true;
+		log_info("working with systemd %d: /dev/liveupdate only when needed, the sessions in the fd store, "
+			 "the kexec by kexec.target",
+			 version);
+	} else if (version > 0) {
+		log_info("systemd %d (before %d) does not use LUO: luod holds /dev/liveupdate and reboots itself",
+			 version, SYSTEMD_LUO_VERSION);
+	}
+	return 0;
+}
+
+/*
+ * Take /dev/liveupdate: for luod's whole life, or under systemd 261+ for
+ * the start only (device_release()). A missing device leaves luod serving
+ * status only; another holder is fatal, unless it is systemd's moment.
+ */
+static int open_device(struct daemon *d)
+{
+	char why[256];
+	int r = d->with_systemd ? device_acquire(d, why, sizeof(why)) : luo_device_open();
+
+	if (!d->with_systemd && r >= 0)
+		d->dev_fd = r;
+	if (r >= 0)
+		return 0;
+	if (r == -EBUSY && d->with_systemd) {
+		/* Its holder lets go soon; what the fd store kept needs no device. */
+		log_warning("%s: luod goes on without it for now", why);
+		return 0;
+	}
+	if (r == -EBUSY) {
+		device_holder(why, sizeof(why));
+		log_error("/dev/liveupdate is held by %s: another live update agent is running; "
+			  "only one process may hold the device",
+			  why);
+		return r;
+	}
+	d->dev_err = -r;
+	if (d->dev_err == ENOENT)
+		log_warning("LUO is not available: /dev/liveupdate does not exist (the kernel needs "
+			    "CONFIG_LIVEUPDATE and the liveupdate=on boot parameter); serving status only");
+	else
+		log_warning("LUO is not available: cannot open /dev/liveupdate: %s", strerror(d->dev_err));
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -437,27 +468,11 @@ int main(int argc, char **argv)
 	if (record_init(&d, arg_socket) < 0)
 		return 1;
 
-	d.dev_fd = luo_device_open();
-	if (d.dev_fd == -EBUSY) {
-		char who[128];
-
-		device_holder(who, sizeof(who));
-		log_error("/dev/liveupdate is held by %s: another live update agent is running; "
-			  "only one process may hold the device",
-			  who);
+	if (choose_mode(&d) < 0 || open_device(&d) < 0)
 		return 1;
-	}
-	if (d.dev_fd < 0) {
-		d.dev_err = -d.dev_fd;
-		d.dev_fd = -1;
-		if (d.dev_err == ENOENT)
-			log_warning("LUO is not available: /dev/liveupdate does not exist (the kernel needs "
-				    "CONFIG_LIVEUPDATE and the liveupdate=on boot parameter); serving status only");
-		else
-			log_warning("LUO is not available: cannot open /dev/liveupdate: %s", strerror(d.dev_err));
-	} else {
+	if (luo_usable(&d))
 		take_sessions_back(&d);
-	}
+	device_release(&d);
 
 	/* What is staged now is the baseline for noticing changes behind our back. */
 	d.loaded_expect = kexec_loaded();

@@ -34,7 +34,12 @@ int record_init(struct daemon *d, const char *socket_path)
 	return 0;
 }
 
-static void boot_id(char *buf, size_t len)
+/**
+ * boot_id() - this boot's id, as the kernel gives it.
+ * @buf: receives it (empty if unknown)
+ * @len: its size
+ */
+void boot_id(char *buf, size_t len)
 {
 	_cleanup_close_ int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
 	ssize_t n = fd >= 0 ? read(fd, buf, len - 1) : -1;
@@ -74,7 +79,7 @@ void record_write(struct daemon *d)
 	char boot[64];
 	const char *text;
 
-	if (!d->record_path || !root || d->dev_fd < 0)
+	if (!d->record_path || !root || !luo_usable(d))
 		return;
 	boot_id(boot, sizeof(boot));
 	json_object_object_add(root, "version", json_object_new_int(1));
@@ -122,7 +127,7 @@ void record_check(struct daemon *d)
 	int64_t updates = -1;
 	size_t n = 0, len = 0;
 
-	if (!d->record_path || d->dev_fd < 0)
+	if (!d->record_path || !luo_usable(d))
 		return;
 	fd = open(d->record_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)

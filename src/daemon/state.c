@@ -22,7 +22,6 @@
 #include "util.h"
 
 #define STATE_MAX_SIZE (1024 * 1024)
-#define STORE_STATE_NAME "luod-state"
 
 /**
  * carried_find() - the session carried over the update for a client id.
@@ -201,8 +200,16 @@ int state_read(int fd, struct json_object **root)
 	return luo_proto_parse(buf, st.st_size, root);
 }
 
-/* A saved entry's id, session and uid, when well formed. */
-static bool carried_entry(struct json_object *x, const char **id, const char **session, int64_t *uid)
+/**
+ * carried_entry() - a saved entry's id, session and uid, when well formed.
+ * @x: the entry
+ * @id: receives its id
+ * @session: receives its session's name
+ * @uid: receives its uid
+ *
+ * Return: whether all three are there and valid.
+ */
+bool carried_entry(struct json_object *x, const char **id, const char **session, int64_t *uid)
 {
 	*id = luo_msg_string(x, "id");
 	*session = luo_msg_string(x, "session");
@@ -211,8 +218,18 @@ static bool carried_entry(struct json_object *x, const char **id, const char **s
 	       luo_msg_int(x, "uid", uid) == 0 && *uid >= 0;
 }
 
-/* Hold a session restored for @id; @fd is taken on success only. */
-static int carried_add(struct daemon *d, const char *id, const char *session, int64_t uid, int fd, bool handed)
+/**
+ * carried_add() - hold a session restored for a client.
+ * @d: the daemon
+ * @id: the client id
+ * @session: the session's name
+ * @uid: the client's uid
+ * @fd: the session; taken on success only
+ * @handed: it was handed to a claimer already
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int carried_add(struct daemon *d, const char *id, const char *session, int64_t uid, int fd, bool handed)
 {
 	struct carried *k = calloc(1, sizeof(*k));
 
@@ -297,14 +314,6 @@ int state_restore(struct daemon *d)
 	return 1;
 }
 
-static void store_remove(const char *name)
-{
-	char msg[128 + LUOD_SESSION_NAME_MAX];
-
-	snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
-	sd_notify_fds(msg, NULL, 0);
-}
-
 /**
  * carried_drop() - a carried session is done with (DONE or RELEASE): forget
  * it here and in the service manager's fd store.
@@ -313,19 +322,16 @@ static void store_remove(const char *name)
  */
 void carried_drop(struct daemon *d, struct carried *k)
 {
-	if (d->store_fd >= 0)
+	if (d->store_fd >= 0 && !d->store_committed)
 		store_remove(k->session);
 	carried_free(d, k);
 	record_write(d);
-	if (d->store_fd < 0)
+	if (d->store_fd < 0 || d->store_committed)
 		return;
-	if (d->carried) {
+	if (d->carried)
 		store_sync(d);
-		return;
-	}
-	store_remove(STORE_STATE_NAME);
-	closep(&d->store_fd);
-	d->store_fd = -1;
+	else
+		store_forget(d);
 }
 
 /**
@@ -338,126 +344,4 @@ void state_changed(struct daemon *d)
 	if (d->store_fd >= 0 && store_sync(d) < 0)
 		log_warning("cannot update the list of sessions in the service manager's fd store");
 	record_write(d);
-}
-
-/**
- * store_sync() - put the carried sessions and their list into the service
- * manager's fd store (it ignores fds it holds already).
- * @d: the daemon
- *
- * Return: 1 when stored, 0 without a service manager or sessions, or -errno.
- */
-int store_sync(struct daemon *d)
-{
-	_cleanup_json_ struct json_object *root = NULL;
-	char msg[128 + LUOD_SESSION_NAME_MAX];
-	struct json_object *arr;
-	const char *text;
-	ssize_t len;
-	int r;
-
-	if (!d->carried || !getenv("NOTIFY_SOCKET"))
-		return 0;
-	root = json_object_new_object();
-	arr = json_object_new_array();
-	json_object_object_add(root, "version", json_object_new_int(1));
-	json_object_object_add(root, "updates", json_object_new_int64((int64_t)d->updates));
-	json_object_object_add(root, "sessions", arr);
-	json_object_object_add(root, "bindings", bindings_json(d));
-	for (struct carried *k = d->carried; k; k = k->next) {
-		struct json_object *x = json_object_new_object();
-
-		json_object_object_add(x, "id", json_object_new_string(k->id));
-		json_object_object_add(x, "session", json_object_new_string(k->session));
-		json_object_object_add(x, "uid", json_object_new_int64(k->uid));
-		json_object_object_add(x, "claimed", json_object_new_boolean(k->handed));
-		json_object_array_add(arr, x);
-	}
-	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
-	if (!text)
-		return -ENOMEM;
-	if (d->store_fd < 0) {
-		d->store_fd = memfd_create(STORE_STATE_NAME, MFD_CLOEXEC);
-		if (d->store_fd < 0)
-			return -errno;
-	}
-	/* The service manager holds this same file: rewrite it in place. */
-	len = strlen(text);
-	if (ftruncate(d->store_fd, 0) < 0 || pwrite(d->store_fd, text, len, 0) != len)
-		return -EIO;
-	for (struct carried *k = d->carried; k; k = k->next) {
-		snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", k->session);
-		r = sd_notify_fds(msg, &k->fd, 1);
-		if (r < 0)
-			return r;
-	}
-	r = sd_notify_fds("FDSTORE=1\nFDNAME=" STORE_STATE_NAME, &d->store_fd, 1);
-	return r < 0 ? r : 1;
-}
-
-/* A restored entry of the fd store's list, matched with its fd. */
-static void restore_stored_one(struct daemon *d, struct json_object *x, struct sd_fd *fds, size_t n)
-{
-	const char *id, *session;
-	bool valid;
-	int64_t uid;
-	size_t i;
-
-	valid = carried_entry(x, &id, &session, &uid);
-	for (i = 0; session && i < n; i++)
-		if (fds[i].fd >= 0 && !strcmp(fds[i].name, session))
-			break;
-	if (!session || i == n || !valid) {
-		log_error("the fd store has no usable session for %s", json_object_to_json_string(x));
-		return;
-	}
-	if (carried_add(d, id, session, uid, fds[i].fd, luo_msg_bool(x, "claimed")) < 0)
-		return;
-	fds[i].fd = -1;
-	log_info("client %s: session %s taken back from the fd store", id, session);
-}
-
-/**
- * state_restore_stored() - a restarted luod takes back the sessions that
- * the service manager kept in its fd store.
- * @d: the daemon
- *
- * Return: 1 when sessions were restored, 0 when none were passed, or -errno.
- */
-int state_restore_stored(struct daemon *d)
-{
-	_cleanup_json_ struct json_object *root = NULL;
-	_cleanup_free_ struct sd_fd *fds = NULL;
-	struct json_object *arr = NULL;
-	int64_t updates = 0;
-	size_t n = 0, i;
-	int r;
-
-	r = sd_listen_fds(&fds, &n);
-	if (r < 0 || n == 0)
-		return r;
-	for (i = 0; i < n && strcmp(fds[i].name, STORE_STATE_NAME); i++)
-		;
-	if (i == n) {
-		log_warning("the service manager passed %zu fd(s), none named %s: ignoring them", n, STORE_STATE_NAME);
-		r = 0;
-		goto out;
-	}
-	d->store_fd = steal_fd(&fds[i].fd);
-	r = state_read(d->store_fd, &root);
-	if (r == 0 &&
-	    (luo_msg_int(root, "updates", &updates) < 0 || !json_object_object_get_ex(root, "sessions", &arr) ||
-	     !json_object_is_type(arr, json_type_array)))
-		r = -EBADMSG;
-	if (r < 0)
-		goto out;
-	d->updates = updates;
-	bindings_restore(d, root);
-	for (size_t j = 0; j < json_object_array_length(arr); j++)
-		restore_stored_one(d, json_object_array_get_idx(arr, j), fds, n);
-	r = 1;
-out:
-	for (i = 0; i < n; i++)
-		closep(&fds[i].fd);
-	return r;
 }

@@ -3,15 +3,17 @@
  * Owns the live update itself: its state machine (below, in one place),
  * the subscriptions (struct sub: created and freed here), the sessions
  * luod creates for its clients, the READY barrier and its deadline, the
- * abort that puts everything back, and the final step that saves luod's
- * state and calls reboot().
+ * abort that puts everything back, and the final step: luod saves its
+ * state and calls reboot(), or under systemd 261+ puts the sessions into
+ * its fd store and asks systemd for its orderly kexec (kexec.target).
  *
  *   state      event                                          next state
  *   idle       KEXEC (update_start())                         preparing
  *   preparing  every client READY (update_ready(), finalize()) rebooting
  *   preparing  FAIL, ABORT, the deadline, a client gone        idle
  *              before READY, luod stopping, the state cannot
- *              be saved (update_abort())
+ *              be saved, systemd refuses the kexec
+ *              (update_abort())
  *   rebooting  the kernel refuses the reboot (update_abort())  idle
  *
  * A subscription follows: subscribed -> preparing (START_PRESERVATION)
@@ -231,6 +233,37 @@ static int session_create(struct daemon *d, struct sub *s)
 	return -EEXIST;
 }
 
+/*
+ * Every client's session first: if one cannot be made, nothing has
+ * started. Return: NULL with @ids set, or the refusal.
+ */
+static struct json_object *sessions_create(struct daemon *d, struct json_object **ids)
+{
+	char why[256];
+	int r;
+
+	r = device_acquire(d, why, sizeof(why));
+	if (r < 0) {
+		log_error("cannot create the clients' LUO sessions: %s", why);
+		return luo_msg_error(-r, "cannot create the clients' LUO sessions: %s", why);
+	}
+	*ids = json_object_new_array();
+	for (struct sub *s = d->subs; s; s = s->next) {
+		r = session_create(d, s);
+		if (r < 0) {
+			json_object_put(*ids);
+			for (struct sub *t = d->subs; t; t = t->next)
+				close_fds(&t->session_fd, 1);
+			device_release(d);
+			log_error("cannot create the LUO session of client %s: %s", s->id, strerror(-r));
+			return luo_msg_error(-r, "cannot create the LUO session of client %s: %s", s->id, strerror(-r));
+		}
+		json_object_array_add(*ids, json_object_new_string(s->id));
+	}
+	device_release(d);
+	return NULL;
+}
+
 static void finalize(struct daemon *d);
 
 /**
@@ -245,13 +278,12 @@ static void finalize(struct daemon *d);
 struct json_object *update_start(struct daemon *d, struct conn *by, int64_t timeout_ms, bool force)
 {
 	unsigned unclaimed = carried_unclaimed(d);
-	struct json_object *reply, *ids, *dropped;
-	int r;
+	struct json_object *reply, *ids = NULL, *dropped;
 
 	reply = update_gate(d, LUO_CMD_KEXEC);
 	if (reply)
 		return reply;
-	if (d->dev_fd < 0)
+	if (!luo_usable(d))
 		return luo_msg_error(ENODEV, "LUO is not available: %s",
 				     d->dev_err == ENOENT ? "/dev/liveupdate does not exist" : strerror(d->dev_err));
 	if (!force && unclaimed)
@@ -261,19 +293,9 @@ struct json_object *update_start(struct daemon *d, struct conn *by, int64_t time
 	if (!force && kexec_loaded() == 0)
 		return luo_msg_error(ENOEXEC, "no kernel is loaded for kexec");
 
-	/* Every session first: if one cannot be made, nothing has started. */
-	ids = json_object_new_array();
-	for (struct sub *s = d->subs; s; s = s->next) {
-		r = session_create(d, s);
-		if (r < 0) {
-			json_object_put(ids);
-			for (struct sub *t = d->subs; t; t = t->next)
-				close_fds(&t->session_fd, 1);
-			log_error("cannot create the LUO session of client %s: %s", s->id, strerror(-r));
-			return luo_msg_error(-r, "cannot create the LUO session of client %s: %s", s->id, strerror(-r));
-		}
-		json_object_array_add(ids, json_object_new_string(s->id));
-	}
+	reply = sessions_create(d, &ids);
+	if (reply)
+		return reply;
 
 	/* Sessions handed to a claimer do not block: their clients had them. */
 	dropped = json_object_new_array();
@@ -402,6 +424,7 @@ void update_abort(struct daemon *d, int err, const char *faulty, const char *fmt
 			json_object_array_add(blame, json_object_new_string(faulty));
 	}
 	update_enter(d, D_IDLE);
+	d->kexec_underway = false;
 	if (d->watcher) {
 		ev = aborted_event(reason, err);
 		json_object_object_add(ev, "clients", json_object_get(blame));
@@ -481,30 +504,59 @@ void update_done(struct daemon *d)
 	closep(&d->timer_w.fd);
 }
 
+/* The REBOOTING event for the watcher: the update is committed. */
+static void rebooting_event(struct daemon *d)
+{
+	struct json_object *ev, *ids;
+
+	if (!d->watcher)
+		return;
+	ids = json_object_new_array();
+	for (struct sub *s = d->subs; s; s = s->next)
+		json_object_array_add(ids, json_object_new_string(s->id));
+	ev = luo_msg_event(LUO_EV_REBOOTING);
+	json_object_object_add(ev, "clients", ids);
+	json_object_object_add(ev, "update", json_object_new_int64((int64_t)d->updates + 1));
+	if (d->with_systemd)
+		json_object_object_add(ev, "by", json_object_new_string("systemd"));
+	conn_send(d->watcher, ev, NULL, 0);
+}
+
+/* Without systemd 261+: the state into luod's own LUO session. */
+static int save_state(struct daemon *d, int *state_fd, char *why, size_t len)
+{
+	int r = state_save(d, state_fd);
+
+	if (r < 0)
+		snprintf(why, len, "cannot save luod's state in LUO session '%s': %s", LUOD_STATE_SESSION,
+			 strerror(-r));
+	return r;
+}
+
 static void finalize(struct daemon *d)
 {
 	_cleanup_close_ int state_fd = -1;
-	struct json_object *ev, *ids;
+	char why[1024];
 	int r;
 
-	r = state_save(d, &state_fd);
+	if (d->with_systemd)
+		r = store_hand_over(d, why, sizeof(why));
+	else
+		r = save_state(d, &state_fd, why, sizeof(why));
 	if (r < 0) {
-		update_abort(d, -r, NULL, "cannot save luod's state in LUO session '%s': %s", LUOD_STATE_SESSION,
-			     strerror(-r));
+		update_abort(d, -r, NULL, "%s", why);
 		return;
 	}
 	update_enter(d, D_REBOOTING);
 	timer_arm(d, 0);
-	ids = json_object_new_array();
-	for (struct sub *s = d->subs; s; s = s->next)
-		json_object_array_add(ids, json_object_new_string(s->id));
-	if (d->watcher) {
-		ev = luo_msg_event(LUO_EV_REBOOTING);
-		json_object_object_add(ev, "clients", ids);
-		json_object_object_add(ev, "update", json_object_new_int64((int64_t)d->updates + 1));
-		conn_send(d->watcher, ev, NULL, 0);
-	} else {
-		json_object_put(ids);
+	rebooting_event(d);
+	if (d->with_systemd) {
+		log_notice("all %u client(s) ready, their sessions are in the fd store: %s (live update %llu)",
+			   d->n_subs,
+			   d->kexec_underway ? "the kexec systemd is running goes on"
+					     : "systemd is taking the system down for the kexec",
+			   (unsigned long long)d->updates + 1);
+		return;
 	}
 	log_notice("all %u client(s) ready, state saved: rebooting into the new kernel (live update %llu)", d->n_subs,
 		   (unsigned long long)d->updates + 1);
@@ -517,4 +569,16 @@ static void finalize(struct daemon *d)
 	r = kexec_reboot();
 	update_abort(d, -r, NULL, "the kernel refused the reboot: %s (%s): %s", strerror(-r), luo_errno_name(-r),
 		     kexec_reboot_explain(-r));
+}
+
+/**
+ * update_resume_committed() - a restarted luod found an update it had
+ * committed to the fd store in this boot (store_restore()): the kexec is
+ * under way, nothing is to be started again.
+ * @d: the daemon
+ */
+void update_resume_committed(struct daemon *d)
+{
+	update_enter(d, D_PREPARING);
+	update_enter(d, D_REBOOTING);
 }

@@ -115,7 +115,7 @@ stage() {
 	# No daily jobs in a test VM.
 	rm -f "$root"/etc/systemd/system/timers.target.wants/*.timer
 	# Enabled as their [Install] sections say (offline: no /proc needed).
-	systemctl --root="$root" enable luod.service luo-test.service \
+	systemctl --root="$root" enable luod.service luod-barrier.service luo-test.service \
 		luo-probe-fdstore.service luo-probe-session.service luo-probe-own.service >&2 || return 1
 }
 timed t_stage stage "$work/root" 2>"$logdir/stage.log" || {

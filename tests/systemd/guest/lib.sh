@@ -112,3 +112,48 @@ show_manager_luo() {
 		-p PreviousShutdownLateStartTimestamp -p PreviousShutdownLateFinishTimestamp -p UserspaceTimestamp \
 		-p FinishTimestamp || true
 }
+
+# --- luod ---------------------------------------------------------------------
+luod_pid() { systemctl show -P MainPID luod.service; }
+# luod is up and does not hold /dev/liveupdate (systemd 261+: only briefly).
+expect_luod_lets_go() {
+	local pid
+	wait_for 60 systemctl is-active luod.service || fail setup "luod.service is $(systemctl is-active luod.service)"
+	wait_for 30 luoctl status || fail setup "luod does not answer"
+	pid=$(luod_pid)
+	run luoctl status || true
+	grep -q 'systemd' <<<"$RUN_OUT" || fail verify "luod does not work with systemd (luoctl status)"
+	if ls -l "/proc/$pid/fd" 2>/dev/null | grep -q /dev/liveupdate; then
+		run ls -l "/proc/$pid/fd"
+		fail verify "luod (pid $pid) holds /dev/liveupdate"
+	fi
+}
+# start_demo: start the demo client and wait until it is subscribed.
+start_demo() {
+	systemctl start luo-demo.service || fail setup "cannot start luo-demo.service"
+	wait_for 120 sh -c 'luoctl list | grep -q "^demo .*subscribed"' || {
+		run luoctl list
+		run journalctl -b 0 --no-pager -u luo-demo.service
+		fail setup "the demo client did not subscribe"
+	}
+}
+# expect_demo_verified: this boot's demo claimed its session and checked every byte.
+expect_demo_verified() {
+	wait_for 300 sh -c 'journalctl -b 0 -u luo-demo.service --no-pager | grep -qE "verified|MISMATCH|nothing to claim"'
+	run journalctl -b 0 --no-pager -u luo-demo.service || true
+	grep -q 'verified 1 file(s), 67108864 bytes' <<<"$RUN_OUT" || fail verify "the demo's data was not verified"
+}
+# luod_update [LUOCTL_KEXEC_ARGS]: load the same kernel for boot N+1 with
+# luoctl and start the update with luoctl kexec; systemd does the kexec.
+luod_update() {
+	run luoctl load "$KERNEL_IMAGE" --reuse-cmdline --append "luo_boot=$((BOOT + 1))" || fail setup "luoctl load failed"
+	say "luoctl kexec at $(uptime_s)s"
+	run luoctl kexec --timeout 60 "$@" || fail verify "luoctl kexec failed"
+	sleep 600
+	fail check "still running 600 s after luoctl kexec"
+}
+# The previous boot's luod log: it committed the update to systemd's kexec.
+expect_luod_committed() {
+	run journalctl -b -1 --no-pager -u luod.service -o short-monotonic || fail check "no luod log of the previous boot"
+	grep -q "$1" <<<"$RUN_OUT" || fail verify "luod's log of the previous boot lacks '$1'"
+}
