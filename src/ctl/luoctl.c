@@ -37,7 +37,8 @@ static const struct ctl_cmd commands[] = {
 	  "  --if-changed      do nothing if luod has loaded the same kernel, initrds and command line (sha256)\n",
 	  cmd_load },
 	{ "unload", "", "Unload the loaded kernel", NULL, cmd_unload },
-	{ "kexec", "[--timeout SECONDS] [--force] [--require ID[,ID]...]... [--require-all-sessions] [--no-wait]"
+	{ "kexec",
+	  "[--timeout SECONDS] [--force] [--require ID[,ID]...]... [--require-all-sessions] [--no-wait]"
 	  " [--shutdown]",
 	  "Run a live update and follow it to the reboot",
 	  "  --timeout SECONDS how long clients have to become ready (default 30, at most 3600)\n"
