@@ -15,14 +15,15 @@
 #             test double (tests/package)
 #   valgrind  the host tier again with every luod under valgrind's memcheck
 #   vm        real live updates on a real LUO kernel in QEMU (tests/vm)
-#   systemd   sid's systemd as PID 1 in QEMU, across kexecs (tests/systemd;
-#             not in the default list yet: LUO_TIERS=systemd)
+#   systemd   sid's systemd 262 as PID 1 in QEMU with luod installed and
+#             enabled, across real kexecs (tests/systemd; builds and caches
+#             its kernel and root file system)
 # Ends with the line "N passed, N failed"; exits non-zero if anything failed.
 # LUO_TIERS="unit host" limits the tiers (the default is all of them).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
-tiers=${LUO_TIERS:-style unit asan fuzz host package valgrind vm}
+tiers=${LUO_TIERS:-style unit asan fuzz host package valgrind vm systemd}
 passed=0 failed=0
 log=$(mktemp -d /tmp/luo-test.XXXXXX)
 

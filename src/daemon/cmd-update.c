@@ -201,15 +201,15 @@ static struct json_object *kexec_require(struct daemon *d, struct json_object *m
  * systemd is going down for a kexec that luod did not start (an operator's
  * `systemctl kexec`, or a reboot that systemd turns into a kexec), run the
  * barrier now, while the clients still run, and leave the kexec to
- * systemd. What the next kernel would lose anyway does not hold it up.
+ * systemd 261+; an older systemd cannot carry the sessions, so luod then
+ * reboots into the kernel itself, as for its own KEXEC. What the next
+ * kernel would lose anyway does not hold it up.
  */
 static struct json_object *kexec_in_shutdown(struct daemon *d, struct conn *c, int64_t timeout_ms)
 {
 	struct json_object *reply;
 	int r;
 
-	if (!d->with_systemd)
-		return luo_msg_error(EOPNOTSUPP, "luod does not work with systemd's kexec here (see luod(8))");
 	if (d->state == D_REBOOTING)
 		return luo_msg_error(EALREADY, "the live update is committed already");
 	if (d->state != D_IDLE)

@@ -5,15 +5,22 @@
 # store, the kexec asked of systemd, and every failure before that undone.
 # What happens across the real kexec is the systemd VM tier's to prove.
 
-# luod --systemd=yes under the stand-in for systemd, with the fake systemctl.
+# luod [--systemd=MODE] under the stand-in for systemd, with the fake
+# systemctl saying it is VERSION; in a mount namespace of its own where
+# /run/systemd/system exists, as when systemd is PID 1.
 luod_start_systemd() {
+	local mode=${1:-yes} version=${2:-262}
 	mkdir -p "$T/bin" "$T/systemctl"
 	# Never the real systemctl: luod would kexec the machine running the tests.
 	ln -sf "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/fake-systemctl" "$T/bin/systemctl"
-	[ "$(FAKE_SYSTEMCTL_DIR=$T/systemctl "$T/bin/systemctl" --version)" = "systemd 262 (262.1-1)" ] || fail "the fake systemctl does not run"
-	FAKE_SYSTEMCTL_DIR=$T/systemctl PATH=$T/bin:$PATH python3 "$(dirname "${BASH_SOURCE[0]}")/fake-systemd.py" \
+	echo "systemd $version ($version.1-1)" >"$T/systemctl/version"
+	[ "$(FAKE_SYSTEMCTL_DIR=$T/systemctl "$T/bin/systemctl" --version)" = "systemd $version ($version.1-1)" ] ||
+		fail "the fake systemctl does not run"
+	FAKE_SYSTEMCTL_DIR=$T/systemctl PATH=$T/bin:$PATH unshare -m --propagation private \
+		sh -c 'mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/system && exec "$@"' sh \
+		python3 "$(dirname "${BASH_SOURCE[0]}")/fake-systemd.py" \
 		--notify "$T/notify.sock" --log "$T/systemd.log" --pidfile "$T/luod.pid" -- \
-		env LD_PRELOAD="$PRELOAD" "${LUOD_WRAP[@]}" "$LUOD" -v --systemd=yes </dev/null >/dev/null 2>>"$T/luod.$BOOT.log" &
+		env LD_PRELOAD="$PRELOAD" "${LUOD_WRAP[@]}" "$LUOD" -v --systemd="$mode" </dev/null >/dev/null 2>>"$T/luod.$BOOT.log" &
 	BOOT_PIDS+=("$!")
 	wait_luod
 }
@@ -136,5 +143,30 @@ test_systemd_restart_after_commit() {
 	luoctl list | grep -q unclaimed && fail "the outgoing session is offered for a claim: $(luoctl list)"
 	grep -q "^remove luod.a" "$T/systemd.log" && fail "the restart took a's session out of the store"
 	on "$DEMO" --id a --size 128K --seed 3 verify >"$T/v.out" 2>&1 && fail "a claimed an outgoing session"
+	true
+}
+
+test_systemd_auto_detects_261() {
+	luod_start_systemd auto 261
+	[ "$(luoctl --json status | json_get luo.kexec_by)" = systemd ] || fail "systemd 261 was not taken for one that uses LUO"
+	[ "$(device_state)" = free ] || fail "luod holds /dev/liveupdate under systemd 261"
+	grep -q "working with systemd 261" "$T/luod.1.log" || fail "luod did not say how it works"
+}
+
+# systemd before 261 does not carry fd stores across a kexec: luod holds the
+# device and reboots itself, also when an operator's kexec is under way.
+test_systemd_before_261_luod_reboots_itself() {
+	luod_start_systemd auto 257
+	[ "$(luoctl --json status | json_get luo.kexec_by)" = luod ] || fail "systemd 257 was taken for one that uses LUO"
+	[ "$(device_state)" = held ] || fail "luod does not hold /dev/liveupdate under systemd 257"
+	grep -q "systemd 257 (before 261) does not use LUO" "$T/luod.1.log" || fail "luod did not say why"
+	client a --size 64K --seed 4 preserve
+	wait_state a subscribed
+	load_kernel
+	echo 9 >"$T/systemctl/job"
+	luoctl kexec --shutdown >"$T/hook.out" 2>&1
+	expect_out "$T/hook.out" "rebooting into the new kernel"
+	eventually kernel_rebooted || fail "luod did not reboot: $(cat "$T/kernel.log")"
+	systemctl_calls | grep -qx -- "--no-wall kexec" && fail "luod asked systemd 257 for the kexec"
 	true
 }
