@@ -10,6 +10,8 @@
 #                     kept only when something fails)
 #   --timeout S       per-scenario limit for QEMU (default 900)
 #   --list            print the scenario names
+#   --stamps FILE     write each console line there too, after the host's
+#                     clock (EPOCHREALTIME) at its arrival (for bench/)
 #   $LUO_SYSTEMD_BZIMAGE, $LUO_SYSTEMD_ROOTFS   prebuilt kernel / root tarball
 #   $LUO_QEMU         QEMU binary (default qemu-system-x86_64)
 #
@@ -32,12 +34,14 @@ usage() { sed -n '2,/^set -e/{/^#/s/^# \{0,1\}//p}' "$0" >&2; exit 2; }
 # two-kexecs and reboot-autokexec record facts about systemd; run them by name.
 ALL_SCENARIOS=(luod-update operator-kexec never-ready luod-killed fdstore-kexec)
 keep_logs=
+stamps=
 limit=900
 scenarios=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--keep-logs) keep_logs=$2; shift 2 ;;
 	--timeout) limit=$2; shift 2 ;;
+	--stamps) stamps=$2; shift 2 ;;
 	--list) printf '%s\n' "${ALL_SCENARIOS[@]}"; exit 0 ;;
 	-h | --help) usage ;;
 	-*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
@@ -128,6 +132,26 @@ timed t_stage stage "$work/root" 2>"$logdir/stage.log" || {
 log "staged the root with luo-agent in ${t_stage}s"
 
 # --- one scenario --------------------------------------------------------------
+# qemu_run IMAGE SCENARIO CONSOLE: boot the image until the guest powers off.
+qemu_run() {
+	local rc=0 pid
+	timeout -k 10 "$limit" nice -n 19 "$qemu" -m 1G -smp 1 -nographic -no-reboot \
+		-kernel "$bzimage" -drive "file=$1,format=raw,if=virtio" \
+		-append "console=ttyS0 root=/dev/vda rw liveupdate=on kho=on panic=-1 luo_scenario=$2 $(header "$2" luo-cmdline)" \
+		</dev/null >"$3" 2>&1 &
+	pid=$!
+	[ -z "$stamps" ] || stamp_lines "$3" "$pid" >>"$stamps"
+	wait "$pid" || rc=$?
+	return $rc
+}
+# stamp_lines FILE PID: each line of a growing FILE, after the host's clock.
+stamp_lines() {
+	local line
+	while IFS= read -r line; do
+		printf '%s %s\n' "$EPOCHREALTIME" "${line%$'\r'}"
+	done < <(tail -n +1 --pid="$2" -F "$1" 2>/dev/null)
+}
+
 header() { sed -n "s/^# $2: \{0,1\}//p" "$here/scenarios/$1.sh"; }
 
 run_one() {
@@ -141,10 +165,7 @@ run_one() {
 		tap_not_ok "$name (mkfs.ext4 failed)"
 		return
 	}
-	timed secs timeout -k 10 "$limit" nice -n 19 "$qemu" -m 1G -smp 1 -nographic -no-reboot \
-		-kernel "$bzimage" -drive "file=$img,format=raw,if=virtio" \
-		-append "console=ttyS0 root=/dev/vda rw liveupdate=on kho=on panic=-1 luo_scenario=$name $(header "$name" luo-cmdline)" \
-		</dev/null >"$console" 2>&1 || rc=$?
+	timed secs qemu_run "$img" "$name" "$console" || rc=$?
 	rm -f "$img"
 	# The console has CRs, colours and systemd's terminal queries (DCS).
 	sed -i -e 's/\r$//' -e 's/\x1bP[^\x1b]*\x1b\\//g' -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1bc//g' "$console"
