@@ -117,16 +117,17 @@ show_manager_luo() {
 luod_pid() { systemctl show -P MainPID luod.service; }
 # luod is up and does not hold /dev/liveupdate (systemd 261+: only briefly).
 expect_luod_lets_go() {
-	local pid
+	local pid fd
 	wait_for 60 systemctl is-active luod.service || fail setup "luod.service is $(systemctl is-active luod.service)"
 	wait_for 30 luoctl status || fail setup "luod does not answer"
 	pid=$(luod_pid)
 	run luoctl status || true
 	grep -q 'systemd' <<<"$RUN_OUT" || fail verify "luod does not work with systemd (luoctl status)"
-	if ls -l "/proc/$pid/fd" 2>/dev/null | grep -q /dev/liveupdate; then
+	for fd in "/proc/$pid/fd"/*; do
+		[ "$(readlink "$fd")" = /dev/liveupdate ] || continue
 		run ls -l "/proc/$pid/fd"
 		fail verify "luod (pid $pid) holds /dev/liveupdate"
-	fi
+	done
 }
 # start_demo: start the demo client and wait until it is subscribed.
 start_demo() {
