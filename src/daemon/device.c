@@ -27,7 +27,7 @@
 
 /**
  * device_holder() - who holds /dev/liveupdate, for an error message.
- * @buf: receives "pid N (comm)", or "unknown process"
+ * @buf: receives "pid N (comm)", or what luod may not see
  * @len: its size
  */
 void device_holder(char *buf, size_t len)
@@ -35,7 +35,9 @@ void device_holder(char *buf, size_t len)
 	struct dirent *de;
 	DIR *proc;
 
-	snprintf(buf, len, "unknown process");
+	snprintf(buf, len,
+		 "a process luod cannot see (without CAP_SYS_PTRACE it cannot look into PID 1 or "
+		 "other services; systemd holds the device while it starts LUOSession= units)");
 	proc = opendir("/proc");
 	if (!proc)
 		return;
