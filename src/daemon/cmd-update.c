@@ -86,10 +86,10 @@ struct json_object *handle_subscribe(struct daemon *d, struct conn *c, struct js
 		return luo_msg_error(-r, "out of memory");
 	}
 	if (!b) {
-		log_info("client id %s is now bound to uid %u", id, (unsigned)c->uid);
+		log_info_uid(c->uid, "client id %s is now bound to uid %u", id, (unsigned)c->uid);
 		state_changed(d);
 	}
-	log_info("client %s subscribed (pid %d, uid %u)", id, (int)c->pid, (unsigned)c->uid);
+	log_info_uid(c->uid, "client %s subscribed (pid %d, uid %u)", id, (int)c->pid, (unsigned)c->uid);
 	reply = luo_msg_ok();
 	json_object_object_add(reply, "id", json_object_new_string(id));
 	return reply;

@@ -46,4 +46,18 @@ void log_msg_ratelimited(struct log_ratelimit *rl, int prio, const char *fmt, ..
 		log_msg_ratelimited(&_rl, LOG_WARNING, __VA_ARGS__); \
 	} while (0)
 
+/*
+ * A line about a peer's own doings (it subscribed, left, bound an id): as
+ * it is for root's peers, limited for the others, who can repeat them at
+ * will.
+ */
+#define log_info_uid(uid, ...)                                            \
+	do {                                                              \
+		static struct log_ratelimit _rl;                          \
+		if ((uid) == 0)                                           \
+			log_msg(LOG_INFO, __VA_ARGS__);                   \
+		else                                                      \
+			log_msg_ratelimited(&_rl, LOG_INFO, __VA_ARGS__); \
+	} while (0)
+
 #endif /* LUOD_LOG_H */

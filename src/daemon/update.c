@@ -467,7 +467,7 @@ static void sub_lost(struct daemon *d, struct sub *s)
 		return;
 	}
 	if (d->state == D_IDLE || s->state == SUB_SUBSCRIBED) {
-		log_info("client %s unsubscribed", s->id);
+		log_info_uid(s->uid, "client %s unsubscribed", s->id);
 		sub_free(d, s);
 		return;
 	}

@@ -182,3 +182,31 @@ for i in range(300):
 	[ $((logged + suppressed)) = 301 ] || fail "logged $logged + suppressed $suppressed is not 301"
 	note "logged $logged, suppressed $suppressed"
 }
+
+# A non-root peer can subscribe and leave at will: the lines that tell so
+# are limited for it, never for root's clients.
+test_subscribe_flood_log_is_limited() {
+	local logged
+	luod_start
+	setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 -c 'import socket,sys
+for i in range(300):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sys.argv[1])
+    s.sendall(b"{\"cmd\":\"SUBSCRIBE\",\"id\":\"flood\"}\n")
+    if b"\"ok\":true" not in s.recv(4096).replace(b" ", b""):
+        sys.exit("SUBSCRIBE refused")
+    s.close()' "$LUOD_SOCKET" || fail "the flood failed"
+	luoctl status >/dev/null || fail "luod stopped serving"
+	eventually '[ "$(client_state flood)" = absent ]' || fail "the flooder's last subscription stayed"
+	logged=$(grep -v suppressed "$T/luod.1.log" | grep -c 'client flood \(subscribed\|unsubscribed\)')
+	[ "$logged" -lt 100 ] || fail "$logged lines for 300 subscriptions of a non-root peer: the log is not limited"
+	[ "$logged" -gt 0 ] || fail "nothing was logged of the subscriptions"
+	# Root's clients are all logged, flood or not.
+	for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+		client "r$i" --size 8K preserve
+	done
+	for i in 1 2 3 4 5 6 7 8 9 10 11 12; do wait_state "r$i" subscribed; done
+	[ "$(grep -c 'client r[0-9]* subscribed' "$T/luod.1.log")" = 12 ] ||
+		fail "root's subscriptions were limited: $(grep -c 'client r[0-9]* subscribed' "$T/luod.1.log") of 12 logged"
+	note "logged $logged of 600 lines of the flooder"
+}
