@@ -201,22 +201,40 @@ static bool is_event(struct json_object *msg)
 	return json_object_object_get_ex(msg, "event", NULL);
 }
 
-/* After a failed write: queue what luod said before it went away. */
+/*
+ * After a failed write: queue what luod said before it went away. A
+ * refusal among it (luod refused the connection, and said why, before the
+ * command could go out) becomes the reason the connection is dead.
+ */
 static void client_drain(struct luo_client *c)
 {
+	char why[sizeof(c->dead_text)] = "";
+	int64_t refused = 0;
+
 	for (;;) {
 		_cleanup_json_ struct json_object *msg = NULL;
 		int fds[LUO_PROTO_MAX_FDS];
 		size_t n_fds;
 
-		if (client_recv(c, 0, false, &msg, fds, &n_fds) < 0)
-			return;
+		if (client_recv(c, luo_now_ms() + 1000, false, &msg, fds, &n_fds) < 0)
+			break;
 		if (!is_event(msg)) {
+			int64_t err = 0;
+
 			close_fds(fds, n_fds);
+			if (!refused && !luo_msg_bool(msg, "ok") && luo_msg_int(msg, "errno", &err) == 0 && err > 0 &&
+			    err <= 4095) {
+				refused = err;
+				snprintf(why, sizeof(why), "%s", luo_msg_string(msg, "error") ?: strerror((int)err));
+			}
 			continue;
 		}
 		if (client_enqueue(c, steal_ptr(&msg), fds, n_fds) < 0)
-			return;
+			break;
+	}
+	if (refused && c->dead) {
+		c->dead = -(int)refused;
+		snprintf(c->dead_text, sizeof(c->dead_text), "%s", why);
 	}
 }
 

@@ -100,6 +100,9 @@ int ctl_conn_recv(struct luo_conn *c, struct json_object **msg, int timeout_ms, 
  *
  * Events that arrive before the reply are dropped.
  *
+ * A refusal luod sent before it closed the connection counts as the reply,
+ * even when the command could not be sent any more.
+ *
  * Return: 0 with a reply, -ECONNRESET if luod closed the connection first,
  * -ETIMEDOUT, or another -errno from sending or receiving.
  */
@@ -110,6 +113,15 @@ int ctl_conn_call(struct luo_conn *c, struct json_object *cmd, const int *fds, s
 	int r;
 
 	r = ctl_conn_send(c, cmd, fds, n_fds);
+	if (r == -EPIPE || r == -ECONNRESET) {
+		/* luod may have refused the connection, and said why, before closing it. */
+		_cleanup_json_ struct json_object *msg = NULL;
+
+		if (ctl_conn_recv(c, &msg, 1000, NULL) == 0 && !json_object_object_get_ex(msg, "event", NULL)) {
+			*reply = steal_ptr(&msg);
+			return 0;
+		}
+	}
 	if (r < 0)
 		return r;
 

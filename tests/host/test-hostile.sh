@@ -288,3 +288,25 @@ while n < 200:
 print(n)
 PY
 }
+
+# A connection luod refuses at once (too many of the uid's) gets the reason,
+# whether luoctl's command went out before luod closed it or not.
+test_refused_connection_says_why() {
+	local i out
+	luod_start
+	hog_start 65534 32 --no-fds
+	hog_wait 65534 || fail "the hog did not start: $(cat "$T/marks/hog.65534")"
+	for i in $(seq 10); do
+		out=$($(as_uid 65534) "$LUOCTL" status 2>&1) && fail "luoctl status succeeded past the limit"
+		grep -q "too many connections" <<<"$out" || fail "attempt $i: the refusal was lost: $out"
+	done
+	# The command goes out only after luod has refused and closed (strace
+	# holds luoctl's send back): the reply is still there to be read.
+	out=$($(as_uid 65534) strace -qq -o /dev/null -e inject=sendmsg:delay_enter=300000 "$LUOCTL" status 2>&1) &&
+		fail "luoctl status succeeded past the limit"
+	grep -q "too many connections" <<<"$out" || fail "a late send lost the refusal: $out"
+	# The same through libluo-client (luo-demo's SUBSCRIBE).
+	out=$($(as_uid 65534) strace -qq -o /dev/null -e inject=sendmsg:delay_enter=300000 "$DEMO" --id late preserve 2>&1) &&
+		fail "luo-demo subscribed past the limit"
+	grep -q "too many connections" <<<"$out" || fail "libluo-client lost the refusal of a late send: $out"
+}
