@@ -1,0 +1,47 @@
+# shellcheck shell=dash disable=SC1091,SC2086
+# Benchmark, not a test (not in run.sh's default list; run by
+# bench/luod-bench.sh barrier): the barrier through luod against the same
+# kernel work done by one process, for N = 1, 16, 64, 256 clients with one
+# 1 MiB memfd each, one update per boot; luod's start with the sessions
+# carried over (against a program that does nothing) and its peak RSS.
+#   boot 1-4: [claim the previous boot's N] `luo-bench kernel N` (before
+#             luod: it needs /dev/liveupdate), luod, N clients, KEXEC timed
+#             to REBOOTING
+#   boot 5:   luod's start and RSS with 256 sessions, claims; 256 clients
+#             again, the last one held before READY while luod's RSS is read
+#   boot 6:   luod's start and RSS with 256 sessions again, claims
+. /lib/luo-vm/lib.sh
+expect_boots 6
+need_bins luo-bench luod luoctl
+SIZE=1048576
+nth() { echo "1 16 64 256 256 256" | cut -d' ' -f"$1"; }
+N=$(nth $BOOT)
+
+bench_luod() {
+	mkdir -p /run/luod
+	luo-bench start-luod $LUOD_LOG luod || fail setup "luod did not start"
+	LUOD_PID=$(pidof luod) || fail setup "luod is not running"
+	luo-bench start-noop || fail setup "luo-bench start-noop failed"
+}
+rss() { luo-bench rss $LUOD_PID "$1" || fail setup "cannot read luod's RSS"; }
+
+if [ $BOOT -le 4 ]; then
+	luo-bench kernel $N $SIZE || fail check "the kernel baseline failed"
+fi
+bench_luod
+if [ $BOOT -ge 2 ]; then
+	prev=$(nth $((BOOT - 1)))
+	[ $BOOT -ge 5 ] && rss "restart sessions=$prev"
+	luo-bench claim c $prev $SIZE "n=$prev" || fail verify "claiming $prev sessions failed"
+	[ $BOOT -ge 5 ] && rss "claimed sessions=$prev"
+fi
+[ $BOOT = 6 ] && pass "bench: barrier, start and RSS measured"
+luo_load
+if [ $BOOT -le 4 ]; then
+	luo-bench clients c $N $SIZE || fail setup "the clients did not subscribe"
+	luo-bench kexec "n=$N"
+else
+	luo-bench clients c $N $SIZE --hold /run/bench-hold || fail setup "the clients did not subscribe"
+	luo-bench kexec "hold n=$N" --rss $LUOD_PID --hold /run/bench-hold --clients $N
+fi
+fail check "luo-bench kexec returned: the update failed"
