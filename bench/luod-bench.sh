@@ -4,6 +4,7 @@
 # the same run.
 #
 #   bench/luod-bench.sh [--keep-logs DIR] [barrier] [compose] [memory]   (default: all three)
+#   bench/luod-bench.sh --from-logs DIR [...]   print the figures of an earlier run's logs again
 #
 #   barrier  KEXEC -> REBOOTING through luod with N = 1, 16, 64, 256
 #            clients (one 1 MiB memfd each), against one process creating N
@@ -21,6 +22,11 @@
 #            (KEXEC -> claimed and retrieved in the next boot) against one
 #            process that preserves it and calls reboot() itself (-> retrieved
 #            in the next boot). Scenario bench-memory, 7 boots, 3 GiB guest.
+#   diag     (not in the default set) the barrier of `barrier` again
+#            without a reboot (KEXEC forced with no kernel loaded: reboot()
+#            fails, luod aborts), 3 samples per N in one boot, with luod's
+#            CPU time; then luod under `strace -c -f` for one update of 256
+#            clients. Scenario bench-diag, 1 boot, 2 GiB guest.
 #
 # In-guest parts are timed on the guest's CLOCK_MONOTONIC (luo-bench,
 # tests/vm/guest/luo-bench.c); what spans the reboot on the host's clock as
@@ -33,11 +39,13 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 keep=
+reparse=0
 subs=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--keep-logs) keep=$2; shift 2 ;;
-	barrier | compose | memory) subs+=("$1"); shift ;;
+	--from-logs) keep=$2; reparse=1; shift 2 ;;
+	barrier | compose | memory | diag) subs+=("$1"); shift ;;
 	all) subs+=(barrier compose memory); shift ;;
 	-h | --help) sed -n '2,/^set -e/{/^#/s/^# \{0,1\}//p}' "$0" >&2; exit 2 ;;
 	*) echo "luod-bench.sh: unknown argument $1" >&2; exit 2 ;;
@@ -46,7 +54,9 @@ done
 [ ${#subs[@]} -gt 0 ] || subs=(barrier compose memory)
 
 cd "$repo"
-scripts/build.sh >&2 || { echo "luod-bench.sh: scripts/build.sh failed" >&2; exit 1; }
+if [ "$reparse" = 0 ]; then
+	scripts/build.sh >&2 || { echo "luod-bench.sh: scripts/build.sh failed" >&2; exit 1; }
+fi
 logs=${keep:-$(mktemp -d /tmp/luod-bench.XXXXXX)}
 mkdir -p "$logs"
 logs=$(cd "$logs" && pwd)
@@ -54,6 +64,7 @@ logs=$(cd "$logs" && pwd)
 # vm SCENARIO MEM: one VM run; console in $logs/SCENARIO.console.log, host
 # stamps in $logs/SCENARIO.stamps.
 vm() {
+	[ "$reparse" = 0 ] || return 0
 	rm -f "$logs/$1.stamps"
 	tests/vm/run.sh --keep-logs "$logs" --bin-dir "$repo/build-static" --timeout 600 --mem "$2" \
 		--stamps "$logs/$1.stamps" "$1" >&2
@@ -72,17 +83,18 @@ ms() { awk -v u="$1" 'BEGIN { if (u == "") print "?"; else printf "%.1f", u / 10
 div() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "?"; else printf "%.2f", a / b }'; }
 
 barrier() {
-	local n k l
+	local n k l c
 	vm bench-barrier 2G || true
 	bench bench-barrier >"$logs/barrier.lines"
 	grep -q '^boot=4 kexec n=256 ' "$logs/barrier.lines" ||
 		{ echo "luod-bench.sh: barrier: no numbers; console log $logs/bench-barrier.console.log" >&2; return 1; }
 	echo "barrier: KEXEC -> REBOOTING through luod vs the same kernel work by one process (N sessions, N x 1 MiB memfds preserved), same boot"
-	printf '  %4s %10s %10s %6s %14s %14s\n' N luod_ms kernel_ms ratio luod_ms/client extra_ms/client
+	printf '  %4s %10s %10s %6s %12s %14s %14s\n' N luod_ms kernel_ms ratio luod_cpu_ms luod_ms/client extra_ms/client
 	for n in 1 16 64 256; do
 		k=$(grep "^boot=[0-9]* kernel n=$n " "$logs/barrier.lines" | field us)
 		l=$(grep "^boot=[0-9]* kexec n=$n " "$logs/barrier.lines" | field us)
-		printf '  %4s %10s %10s %6s %14s %14s\n' "$n" "$(ms "$l")" "$(ms "$k")" "$(div "$l" "$k")" \
+		c=$(grep "^boot=[0-9]* cpu n=$n " "$logs/barrier.lines" | field luod_cpu_us)
+		printf '  %4s %10s %10s %6s %12s %14s %14s\n' "$n" "$(ms "$l")" "$(ms "$k")" "$(div "$l" "$k")" "$(ms "$c")" \
 			"$(ms "$(div "$l" "$n")")" "$(ms "$(awk -v a="$l" -v b="$k" -v n="$n" 'BEGIN { printf "%.0f", (a - b) / n }')")"
 	done
 	echo "luod start (exec -> first reply) vs fork+exec+exit of a no-op program, same boot"
@@ -125,8 +137,8 @@ compose() {
 	total=$(awk -v a="$hk" -v b="$hv" 'BEGIN { printf "%.0f", (b - a) * 1e6 }')
 	other=$((total - p1 - p2 - p3 - p4 - p5 - p6))
 	echo "compose: one update of 8 clients x 64 MiB, KEXEC -> all data verified in the new boot"
-	printf '  %-44s %10s %7s\n' part ms share
-	row() { printf '  %-44s %10s %6s%%\n' "$1" "$(ms "$2")" "$(awk -v a="$2" -v t="$total" 'BEGIN { printf "%.1f", 100 * a / t }')"; }
+	printf '  %-52s %10s %7s\n' part ms share
+	row() { printf '  %-52s %10s %6s%%\n' "$1" "$(ms "$2")" "$(awk -v a="$2" -v t="$total" 'BEGIN { printf "%.1f", 100 * a / t }')"; }
 	row "clients preserving (1st START_PRES. -> last READY)" "$p1"
 	row "luod: sessions, barrier, state save (luod's)" "$p2"
 	row "reboot() -> the new kernel's /init (host)" "$p3"
@@ -160,12 +172,34 @@ memory() {
 	[ -n "$l" ] || { echo "luod-bench.sh: memory: figures missing; logs in $logs" >&2; return 1; }
 }
 
+# median: of the numbers on stdin, one a line.
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+
+diag() {
+	local n k l c
+	LUO_VM_EXTRA_BINS=strace vm bench-diag 2G || true
+	bench bench-diag >"$logs/diag.lines"
+	grep -q '^boot=1 kexec n=' "$logs/diag.lines" ||
+		{ echo "luod-bench.sh: diag: no numbers; console log $logs/bench-diag.console.log" >&2; return 1; }
+	echo "diag: the barrier without a reboot (KEXEC forced, no kernel loaded), median of the samples per N, same boot"
+	printf '  %4s %10s %10s %6s %12s %14s\n' N luod_ms kernel_ms ratio luod_cpu_ms extra_ms/client
+	for n in $(sed -n 's/^boot=1 kexec n=\([0-9]*\) .*/\1/p' "$logs/diag.lines" | sort -n | uniq); do
+		k=$(grep "^boot=1 kernel n=$n " "$logs/diag.lines" | while read -r line; do echo "$line" | field us; done | median)
+		l=$(grep "^boot=1 kexec n=$n r=" "$logs/diag.lines" | while read -r line; do echo "$line" | field us; done | median)
+		c=$(grep "^boot=1 cpu n=$n r=" "$logs/diag.lines" | while read -r line; do echo "$line" | field luod_cpu_us; done | median)
+		printf '  %4s %10s %10s %6s %12s %14s\n' "$n" "$(ms "$l")" "$(ms "$k")" "$(div "$l" "$k")" "$(ms "$c")" \
+			"$(ms "$(awk -v a="$l" -v b="$k" -v n="$n" 'BEGIN { printf "%.0f", (a - b) / n }')")"
+	done
+	grep -a '^LUO-VM: STRACE ' "$logs/bench-diag.console.log" | sed 's/^LUO-VM: STRACE /  /' || true
+}
+
 rc=0
 for s in "${subs[@]}"; do
 	case $s in
 	barrier) barrier || rc=1 ;;
 	compose) compose || rc=1 ;;
 	memory) memory || rc=1 ;;
+	diag) diag || rc=1 ;;
 	esac
 done
 echo "(logs in $logs)"

@@ -16,7 +16,9 @@
 # scenarios: /boot/bzImage-luo-v6, the bzImage with its LUO ABI string
 # patched from luo-v5 to luo-v6 (patch-abi.py; skipped with a warning when
 # the image is not xz or has no luo-v5), and /boot/bzImage-next, the kernel
-# to upgrade to (--next-bzimage: the 7.3 kernel of run-all.sh). Without a BIN_DIR the image still
+# to upgrade to (--next-bzimage: the 7.3 kernel of run-all.sh).
+# $LUO_VM_EXTRA_BINS: more host programs (e.g. strace) with their libraries,
+# into /usr/bin, for a diagnosis. Without a BIN_DIR the image still
 # works for the scenarios that need no project code (smoke, selftests).
 #
 # The kexec'd kernel gets its initrd from the guest, which re-packs its own
@@ -226,6 +228,9 @@ add_guest_scripts
 add_timeit
 add_readme_client
 add_bench_helper
+for x in ${LUO_VM_EXTRA_BINS:-}; do
+	add_dynamic "$(command -v "$x")" "usr/bin/$(basename "$x")" || die "cannot add $x (LUO_VM_EXTRA_BINS)"
+done
 cp "$bzimage" "$stage/boot/bzImage"
 python3 "$here/patch-abi.py" "$bzimage" "$stage/boot/bzImage-luo-v6" luo-v5 luo-v6 >&2 ||
 	log "warning: no LUO ABI-patched kernel: abi-mismatch will fail"

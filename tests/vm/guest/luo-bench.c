@@ -13,7 +13,12 @@
  *                                      with a memfd of SIZE; returns once all
  *                                      are subscribed, they stay
  *   luo-bench kexec LABEL [--times F] [--rss PID --hold FIFO --clients N]
- *                                      KEXEC, time it to REBOOTING
+ *                   [--cpu PID] [--no-kernel]
+ *                                      KEXEC, time it to REBOOTING (and PID's
+ *                                      CPU time meanwhile); with
+ *                                      --no-kernel forced with no kernel
+ *                                      loaded: reboot() fails, luod aborts
+ *                                      and the barrier can run again
  *   luo-bench claim PREFIX N SIZE LABEL
  *                                      CLAIM, retrieve, verify, FINISH, DONE
  *   luo-bench direct SIZE LABEL        preserve a memfd and reboot() itself
@@ -474,8 +479,9 @@ static void client_span(const char *times, long long *first, long long *last)
 }
 
 struct kexec_opts {
-	const char *label, *times, *rss_pid, *fifo;
+	const char *label, *times, *rss_pid, *fifo, *cpu_pid;
 	int clients;
+	int no_kernel; /* --no-kernel: KEXEC forced with nothing loaded, reboot() fails */
 };
 
 static void release_hold(const struct kexec_opts *o)
@@ -503,20 +509,43 @@ static void kexec_report(const struct kexec_opts *o, long long t0, long long t1)
 	    o->label, t1 - t0, t0, first, last, t1, o->label);
 }
 
+/* Nanoseconds @pid has run on a CPU (schedstat), 0 when unknown. */
+static long long cpu_ns(const char *pid)
+{
+	char path[64];
+	long long ns = 0;
+	FILE *f;
+
+	if (!pid)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%s/schedstat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%lld", &ns) != 1)
+		ns = 0;
+	fclose(f);
+	return ns;
+}
+
 /* KEXEC, then wait for REBOOTING; runs SCHED_FIFO to report before the reboot. */
 static int cmd_kexec(const struct kexec_opts *o)
 {
 	static struct conn c;
 	struct sched_param sp = { .sched_priority = 50 };
 	int ready = 0;
-	long long t0, t1;
+	long long t0, t1, cpu0, cpu1;
 
 	if (sched_setscheduler(0, SCHED_FIFO, &sp) < 0)
 		die("SCHED_FIFO: %s", strerror(errno));
 	conn_open(&c);
 	out("LUO-VM: MARK kexec %s\n", o->label);
+	cpu0 = cpu_ns(o->cpu_pid);
 	t0 = now_us();
-	command(&c, "{\"cmd\":\"KEXEC\",\"timeout_ms\":600000}\n", NULL);
+	command(&c,
+		o->no_kernel ? "{\"cmd\":\"KEXEC\",\"timeout_ms\":600000,\"force\":true}\n"
+			     : "{\"cmd\":\"KEXEC\",\"timeout_ms\":600000}\n",
+		NULL);
 	for (;;) {
 		recv_line(&c, NULL);
 		if (strstr(c.line, "\"event\":\"REBOOTING\""))
@@ -527,7 +556,16 @@ static int cmd_kexec(const struct kexec_opts *o)
 			release_hold(o);
 	}
 	t1 = now_us();
+	cpu1 = cpu_ns(o->cpu_pid);
+	if (o->cpu_pid)
+		out("LUO-VM: BENCH cpu %s luod_cpu_us=%lld\n", o->label, (cpu1 - cpu0) / 1000);
 	kexec_report(o, t0, t1);
+	if (o->no_kernel) {
+		do
+			recv_line(&c, NULL);
+		while (!strstr(c.line, "\"event\":\"ABORTED\""));
+		return 0;
+	}
 	sleep(60);
 	die("REBOOTING came, but no reboot within 60 s");
 }
@@ -536,11 +574,18 @@ static int parse_kexec(char **argv, int argc)
 {
 	struct kexec_opts o = { .label = argv[0] };
 
-	for (int i = 1; i + 1 < argc; i += 2) {
-		if (!strcmp(argv[i], "--times"))
+	for (int i = 1; i < argc; i += 2) {
+		if (!strcmp(argv[i], "--no-kernel")) {
+			o.no_kernel = 1;
+			i--;
+		} else if (i + 1 == argc) {
+			die("kexec: %s wants a value", argv[i]);
+		} else if (!strcmp(argv[i], "--times"))
 			o.times = argv[i + 1];
 		else if (!strcmp(argv[i], "--rss"))
 			o.rss_pid = argv[i + 1];
+		else if (!strcmp(argv[i], "--cpu"))
+			o.cpu_pid = argv[i + 1];
 		else if (!strcmp(argv[i], "--hold"))
 			o.fifo = argv[i + 1];
 		else if (!strcmp(argv[i], "--clients"))

@@ -20,7 +20,7 @@ case $BOOT in
 1)
 	luo_load
 	luo-bench clients c $N $SIZE --times /run/bench-times || fail setup "the clients did not subscribe"
-	luo-bench kexec compose --times /run/bench-times
+	luo-bench kexec compose --times /run/bench-times --cpu "$(pidof luod)"
 	fail check "luo-bench kexec returned: the update failed"
 	;;
 2)
