@@ -82,16 +82,19 @@ stamp() { awk -v t="$2" 'index(substr($0, index($0, " ") + 1), t) == 1 { print $
 ms() { awk -v u="$1" 'BEGIN { if (u == "") print "?"; else printf "%.1f", u / 1000 }'; }
 div() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "?"; else printf "%.2f", a / b }'; }
 
+# median: of the numbers on stdin, one a line.
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+
 barrier() {
 	local n k l c
 	vm bench-barrier 2G || true
 	bench bench-barrier >"$logs/barrier.lines"
 	grep -q '^boot=4 kexec n=256 ' "$logs/barrier.lines" ||
 		{ echo "luod-bench.sh: barrier: no numbers; console log $logs/bench-barrier.console.log" >&2; return 1; }
-	echo "barrier: KEXEC -> REBOOTING through luod vs the same kernel work by one process (N sessions, N x 1 MiB memfds preserved), same boot"
+	echo "barrier: KEXEC -> REBOOTING through luod vs the same kernel work by one process (N sessions, N x 1 MiB memfds preserved; median of 3), same boot"
 	printf '  %4s %10s %10s %6s %12s %14s %14s\n' N luod_ms kernel_ms ratio luod_cpu_ms luod_ms/client extra_ms/client
 	for n in 1 16 64 256; do
-		k=$(grep "^boot=[0-9]* kernel n=$n " "$logs/barrier.lines" | field us)
+		k=$(grep "^boot=[0-9]* kernel n=$n " "$logs/barrier.lines" | while read -r line; do echo "$line" | field us; done | median)
 		l=$(grep "^boot=[0-9]* kexec n=$n " "$logs/barrier.lines" | field us)
 		c=$(grep "^boot=[0-9]* cpu n=$n " "$logs/barrier.lines" | field luod_cpu_us)
 		printf '  %4s %10s %10s %6s %12s %14s %14s\n' "$n" "$(ms "$l")" "$(ms "$k")" "$(div "$l" "$k")" "$(ms "$c")" \
@@ -172,8 +175,6 @@ memory() {
 	[ -n "$l" ] || { echo "luod-bench.sh: memory: figures missing; logs in $logs" >&2; return 1; }
 }
 
-# median: of the numbers on stdin, one a line.
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 
 diag() {
 	local n k l c

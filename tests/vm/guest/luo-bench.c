@@ -509,23 +509,15 @@ static void kexec_report(const struct kexec_opts *o, long long t0, long long t1)
 	    o->label, t1 - t0, t0, first, last, t1, o->label);
 }
 
-/* Nanoseconds @pid has run on a CPU (schedstat), 0 when unknown. */
+/* Nanoseconds of CPU time @pid has used (its CPU clock), 0 when unknown. */
 static long long cpu_ns(const char *pid)
 {
-	char path[64];
-	long long ns = 0;
-	FILE *f;
+	struct timespec ts;
+	clockid_t clk;
 
-	if (!pid)
+	if (!pid || clock_getcpuclockid((pid_t)atoi(pid), &clk) || clock_gettime(clk, &ts))
 		return 0;
-	snprintf(path, sizeof(path), "/proc/%s/schedstat", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	if (fscanf(f, "%lld", &ns) != 1)
-		ns = 0;
-	fclose(f);
-	return ns;
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 /* KEXEC, then wait for REBOOTING; runs SCHED_FIFO to report before the reboot. */
