@@ -59,6 +59,7 @@ if [ $BOOT -le 4 ]; then
 	restart_luod
 fi
 luo_load
+[ $BOOT = 5 ] && rss "loaded (luoctl load done)"
 if [ $BOOT -le 4 ]; then
 	luo-bench clients c $N $SIZE || fail setup "the clients did not subscribe"
 	luo-bench kexec "n=$N" --cpu $LUOD_PID

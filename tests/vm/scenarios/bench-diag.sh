@@ -44,6 +44,15 @@ stop_clients() {
 	sleep 0.5
 }
 
+# luod's start in a boot without luod's state (the slow case), traced.
+if command -v strace >/dev/null; then
+	luo-bench start-luod $LUOD_LOG strace -f -tt -T -o /run/luod-start.strace luod || fail setup "luod did not start"
+	LUOD_PID=$(pidof luod)
+	stop_luod
+	echo "LUO-VM: STRACE luod's start (fresh boot), the system calls over 2 ms:"
+	awk '{ t = $NF; gsub(/[<>]/, "", t) } t + 0 > 0.002' /run/luod-start.strace | cut -c1-200 | sed 's/^/LUO-VM: STRACE /'
+	echo "LUO-VM: STRACE first and last: $(head -n1 /run/luod-start.strace | cut -c1-60) ... $(grep -m1 listen /run/luod-start.strace | cut -c1-60)"
+fi
 for N in $NS; do
 	r=1
 	while [ $r -le $R ]; do
