@@ -661,10 +661,7 @@ static int cmd_retrieve(size_t size, const char *label)
 	return 0;
 }
 
-/*
- * exec luod; done when it answers VERSION (it restores before it listens).
- * The poll runs SCHED_IDLE: it sees luod serving as soon as luod waits.
- */
+/* exec luod; done when it answers VERSION (it restores before it listens). */
 static int cmd_start_luod(const char *log, char **args)
 {
 	static struct conn c;
@@ -684,14 +681,16 @@ static int cmd_start_luod(const char *log, char **args)
 		execvp(args[0], args);
 		_exit(127);
 	}
-	/* Poll only when the CPU is idle, so as not to slow luod down. */
-	sched_setscheduler(0, SCHED_IDLE, &(struct sched_param){ 0 });
+	/*
+	 * Not SCHED_IDLE: early in a boot the kernel's own threads keep the
+	 * CPU busy, and an idle-class poll would see luod serving late.
+	 */
 	while (try_connect(&c) < 0) {
 		if (waitpid(pid, NULL, WNOHANG) == pid)
 			die("luod exited before it served (see %s)", log);
 		if (now_us() - t0 > 300000000LL)
 			die("luod did not serve within 300 s");
-		usleep(500);
+		usleep(1000);
 	}
 	command(&c, "{\"cmd\":\"VERSION\"}\n", NULL);
 	t1 = now_us();

@@ -44,6 +44,12 @@ stop_clients() {
 	sleep 0.5
 }
 
+# What a start of the static luod costs before it does anything: --help.
+for _ in 1 2 3; do
+	luo-vm-timeit /run/t-help luod --help >/dev/null 2>&1
+	luo-vm-timeit /run/t-noop luo-bench noop
+done
+echo "LUO-VM: BENCH exec luod --help us: $(tr '\n' ' ' </run/t-help) luo-bench noop us: $(tr '\n' ' ' </run/t-noop)"
 # luod's start in a boot without luod's state (the slow case), traced.
 if command -v strace >/dev/null; then
 	luo-bench start-luod $LUOD_LOG strace -f -tt -T -o /run/luod-start.strace luod || fail setup "luod did not start"
@@ -51,7 +57,8 @@ if command -v strace >/dev/null; then
 	stop_luod
 	echo "LUO-VM: STRACE luod's start (fresh boot), the system calls over 2 ms:"
 	awk '{ t = $NF; gsub(/[<>]/, "", t) } t + 0 > 0.002' /run/luod-start.strace | cut -c1-200 | sed 's/^/LUO-VM: STRACE /'
-	echo "LUO-VM: STRACE first and last: $(head -n1 /run/luod-start.strace | cut -c1-60) ... $(grep -m1 listen /run/luod-start.strace | cut -c1-60)"
+	echo "LUO-VM: STRACE luod's start, every system call up to listen():"
+	sed -n '1,/listen(/p' /run/luod-start.strace | cut -c1-140 | sed 's/^/LUO-VM: STRACE | /'
 fi
 for N in $NS; do
 	r=1
