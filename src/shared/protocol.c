@@ -110,6 +110,7 @@ void luo_conn_release(struct luo_conn *c)
 	c->n_in_fds = 0;
 	free(c->in);
 	c->in = NULL;
+	c->in_cap = 0;
 	c->in_len = 0;
 	closep(&c->fd);
 	c->fd = -1;
@@ -137,14 +138,25 @@ int luo_conn_read(struct luo_conn *c)
 	ssize_t n;
 	int r = 0;
 
-	if (!c->in) {
-		c->in = malloc(c->max_in);
-		if (!c->in)
+	/*
+	 * The buffer grows as a line needs it, up to the limit: most
+	 * connections only ever hold short commands, and luod has hundreds.
+	 */
+	if (c->in_len == c->in_cap) {
+		size_t cap = c->in_cap ? 2 * c->in_cap : 4096;
+		char *in;
+
+		if (c->in_cap >= c->max_in)
+			return -EMSGSIZE;
+		if (cap > c->max_in)
+			cap = c->max_in;
+		in = realloc(c->in, cap);
+		if (!in)
 			return -ENOMEM;
+		c->in = in;
+		c->in_cap = cap;
 	}
-	room = c->max_in - c->in_len;
-	if (room == 0)
-		return -EMSGSIZE;
+	room = c->in_cap - c->in_len;
 	iov = (struct iovec){ .iov_base = c->in + c->in_len, .iov_len = room };
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;

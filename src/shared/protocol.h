@@ -82,6 +82,7 @@ struct luo_conn {
 	int fd;
 	char *in;
 	size_t in_len;
+	size_t in_cap;
 	int in_fds[2 * LUO_PROTO_MAX_FDS];
 	size_t n_in_fds;
 	struct luo_out *out_head;

@@ -439,10 +439,19 @@ static void test_side_limits(void)
 	luo_conn_init(&luod, sv[0]);
 	luo_conn_init_client(&client, sv[1]);
 
+	/* A short command takes a small buffer: luod has hundreds of peers. */
+	m = new_with_string("a", 'x', 16);
+	ok(luo_conn_queue(&client, m, NULL, 0) == 0 && transfer(&client, &luod, &got) == 1, "a short command");
+	ok(luod.in_cap == 4096, "is read into a buffer of 4096 bytes, not the %d of the limit (%zu)",
+	   LUO_PROTO_MAX_LINE, luod.in_cap);
+	json_object_put(got);
+	json_object_put(m);
+
 	/* {"a":"..."} is 8 bytes and the newline. */
 	m = new_with_string("a", 'x', LUO_PROTO_MAX_LINE - 9);
 	ok(luo_conn_queue(&client, m, NULL, 0) == 0, "a command of exactly %d bytes can be sent", LUO_PROTO_MAX_LINE);
 	ok(transfer(&client, &luod, &got) == 1, "and luod takes it");
+	ok(luod.in_cap == LUO_PROTO_MAX_LINE, "in a buffer grown to the limit (%zu)", luod.in_cap);
 	json_object_put(got);
 	json_object_put(m);
 	m = new_with_string("a", 'x', LUO_PROTO_MAX_LINE - 8);

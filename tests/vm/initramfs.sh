@@ -10,12 +10,15 @@
 # /boot/bzImage (the guest kexecs into it), and the static luod, luoctl and
 # luo-demo from BIN_DIR (or $LUO_BIN_DIR; either a flat directory or a meson
 # build directory such as build-static/), and luo-vm-timeit, a tiny static
-# timer for bench/load-vs-kexec.sh, and luo-readme-client
-# (guest/readme-client.c). Two more kernels for the LUO ABI
+# timer for bench/load-vs-kexec.sh, luo-readme-client
+# (guest/readme-client.c) and luo-bench (guest/luo-bench.c, for
+# bench/luod-bench.sh). Two more kernels for the LUO ABI
 # scenarios: /boot/bzImage-luo-v6, the bzImage with its LUO ABI string
 # patched from luo-v5 to luo-v6 (patch-abi.py; skipped with a warning when
 # the image is not xz or has no luo-v5), and /boot/bzImage-next, the kernel
-# to upgrade to (--next-bzimage: the 7.3 kernel of run-all.sh). Without a BIN_DIR the image still
+# to upgrade to (--next-bzimage: the 7.3 kernel of run-all.sh).
+# $LUO_VM_EXTRA_BINS: more host programs (e.g. strace) with their libraries,
+# into /usr/bin, for a diagnosis. Without a BIN_DIR the image still
 # works for the scenarios that need no project code (smoke, selftests).
 #
 # The kexec'd kernel gets its initrd from the guest, which re-packs its own
@@ -201,6 +204,12 @@ EOC
 		log "warning: building luo-vm-timeit failed: bench-load will fail"
 }
 
+# luo-bench: the guest half of bench/luod-bench.sh (guest/luo-bench.c).
+add_bench_helper() {
+	gcc -static -O2 -Wall -I"$here/../../src/shared" -o "$stage/usr/local/bin/luo-bench" "$here/guest/luo-bench.c" ||
+		die "building luo-bench failed"
+}
+
 # luo-readme-client: a client written only from the upstream README's
 # protocol (no libluo-client, no DONE), for the readme-client scenario.
 add_readme_client() {
@@ -218,6 +227,10 @@ add_kexec_tools
 add_guest_scripts
 add_timeit
 add_readme_client
+add_bench_helper
+for x in ${LUO_VM_EXTRA_BINS:-}; do
+	add_dynamic "$(command -v "$x")" "usr/bin/$(basename "$x")" || die "cannot add $x (LUO_VM_EXTRA_BINS)"
+done
 cp "$bzimage" "$stage/boot/bzImage"
 python3 "$here/patch-abi.py" "$bzimage" "$stage/boot/bzImage-luo-v6" luo-v5 luo-v6 >&2 ||
 	log "warning: no LUO ABI-patched kernel: abi-mismatch will fail"

@@ -16,6 +16,9 @@
 #   --keep-logs DIR      keep every console log in DIR (default: a temp dir,
 #                        kept only when something fails)
 #   --timeout S          per-scenario limit for QEMU (default 300)
+#   --mem SIZE           guest RAM, as QEMU's -m takes it (default 1G)
+#   --stamps FILE        also write each console line there, after the
+#                        host's clock (EPOCHREALTIME) at its arrival (bench/)
 #   --list               print the scenario names
 #   $LUO_QEMU            QEMU binary (default qemu-system-x86_64)
 #   $LUO_VM_APPEND       extra kernel command-line words
@@ -49,6 +52,8 @@ broken_bin_dir=
 broken_initrd=
 keep_logs=
 limit=300
+mem=1G
+stamps=
 scenarios=()
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -60,6 +65,8 @@ while [ $# -gt 0 ]; do
 	--broken-initrd) broken_initrd=$2; shift 2 ;;
 	--keep-logs) keep_logs=$2; shift 2 ;;
 	--timeout) limit=$2; shift 2 ;;
+	--mem) mem=$2; shift 2 ;;
+	--stamps) stamps=$2; shift 2 ;;
 	--list) printf '%s\n' "${ALL_SCENARIOS[@]}"; exit 0 ;;
 	-h | --help) usage ;;
 	-*) die "unknown option $1" ;;
@@ -131,13 +138,25 @@ log "kernel $bzimage"
 log "logs in $logdir"
 
 # --- one QEMU run ---------------------------------------------------------------
+# stamp_lines FILE PID: each line of a growing FILE, after the host's clock.
+stamp_lines() {
+	local line
+	while IFS= read -r line; do
+		printf '%s %s\n' "$EPOCHREALTIME" "${line%$'\r'}"
+	done < <(tail -n +1 --pid="$2" -F "$1" 2>/dev/null)
+}
+
 # boot_vm NAME INITRD LOG: sets RESULT (pass|fail|hung|noresult|qemu) and REASON.
 boot_vm() {
-	local name=$1 rd=$2 console=$3 rc=0 line
-	timeout -k 10 "$limit" "$qemu" -m 1G -smp 1 -nographic -no-reboot \
+	local name=$1 rd=$2 console=$3 rc=0 line pid
+	: >"$console"
+	timeout -k 10 "$limit" "$qemu" -m "$mem" -smp 1 -nographic -no-reboot \
 		-kernel "$bzimage" -initrd "$rd" \
 		-append "console=ttyS0 liveupdate=on kho=on panic=-1 quiet luo_scenario=$name ${LUO_VM_APPEND:-}" \
-		</dev/null >"$console" 2>&1 || rc=$?
+		</dev/null >"$console" 2>&1 &
+	pid=$!
+	[ -z "$stamps" ] || stamp_lines "$console" "$pid" >>"$stamps"
+	wait "$pid" || rc=$?
 	# The console has CRs and the firmware's escape sequences.
 	sed -i -e 's/\r$//' -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1bc//g' "$console"
 	line=$(grep -m1 -a '^LUO-VM: RESULT ' "$console" || true)
