@@ -110,7 +110,7 @@ static int device_open_waiting(void)
  */
 int device_acquire(struct daemon *d, char *why, size_t len)
 {
-	char who[128];
+	char who[256];
 	int fd;
 
 	if (d->dev_fd >= 0)

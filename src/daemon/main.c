@@ -421,7 +421,7 @@ static int choose_mode(struct daemon *d)
  */
 static int open_device(struct daemon *d)
 {
-	char why[256];
+	char why[512];
 	int r = d->with_systemd ? device_acquire(d, why, sizeof(why)) : luo_device_open();
 
 	if (!d->with_systemd && r >= 0)

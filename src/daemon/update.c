@@ -239,7 +239,7 @@ static int session_create(struct daemon *d, struct sub *s)
  */
 static struct json_object *sessions_create(struct daemon *d, struct json_object **ids)
 {
-	char why[256];
+	char why[512];
 	int r;
 
 	r = device_acquire(d, why, sizeof(why));

@@ -124,6 +124,8 @@ test_systemd_device_busy() {
 	eventually '[ -e "$T/held" ]' || fail "the holder did not start"
 	kexec && fail "kexec succeeded while another process held the device"
 	expect_out "$T/kexec.out" "held by"
+	# Who holds it is said in full (here the test double's device is a socket luod cannot name).
+	expect_out "$T/kexec.out" "LUOSession= units) (waited 5000 ms for it)"
 	[ "$(client_state a)" = subscribed ] || fail "the client was disturbed"
 	wait "$holder"
 	wait_state a subscribed
